@@ -1,0 +1,76 @@
+"""One small registry of named builders: models, datasets, objectives, experiments, activations, losses."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlcanon.errors import UserError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered builder with the metadata the CLI and the report read (tags are curriculum IDs)."""
+
+    name: str
+    builder: Callable[..., Any]
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def doc(self) -> str:
+        return (self.builder.__doc__ or "").strip().split("\n")[0]
+
+
+class Registry:
+    """Builders registered by name; an unknown name is a `UserError` that suggests close matches."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, *, tags: tuple[str, ...] = (), **meta: Any) -> Callable:
+        """Decorator: `@MODELS.register("lenet5", tags=("C1",), data="mnist5k")`."""
+
+        def add(builder: Callable) -> Callable:
+            self.add(name, builder, tags=tags, **meta)
+            return builder
+
+        return add
+
+    def add(self, name: str, builder: Callable, *, tags: tuple[str, ...] = (), **meta: Any) -> None:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = Entry(name, builder, tuple(tags), dict(meta))
+
+    def entry(self, name: str) -> Entry:
+        if name not in self._entries:
+            close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(self.names())}"
+            raise UserError(f"unknown {self.kind} {name!r}{hint}")
+        return self._entries[name]
+
+    def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        return self.entry(name).builder(*args, **kwargs)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+MODELS = Registry("model")
+DATASETS = Registry("dataset")
+OBJECTIVES = Registry("objective")
+EXPERIMENTS = Registry("experiment")
+ACTIVATIONS = Registry("activation")
+LOSSES = Registry("loss")
