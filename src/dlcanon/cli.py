@@ -1,0 +1,271 @@
+"""The command line: the only place that reads argv. Every command has --help and --json.
+
+A user's mistake exits 2 with one line on stderr; --json prints one JSON object on stdout and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dlcanon.errors import UserError
+
+app = typer.Typer(
+    name="dlcanon",
+    help="An executable deep-learning curriculum: train, evaluate, sample and reproduce every notion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+KINDS = ("models", "data", "objectives", "experiments", "activations", "losses")
+
+
+def emit(obj: Any, as_json: bool, render: Any = None) -> None:
+    """Print `obj` as JSON, or call `render()` for the human view (default: pretty JSON)."""
+    if as_json or render is None:
+        typer.echo(json.dumps(obj, indent=None if as_json else 2, default=str))
+    else:
+        render()
+
+
+def _registries():
+    import dlcanon.experiments  # noqa: F401  (registrations)
+    import dlcanon.losses  # noqa: F401
+    import dlcanon.models  # noqa: F401
+    import dlcanon.objectives  # noqa: F401
+    from dlcanon import data  # noqa: F401
+    from dlcanon.registry import ACTIVATIONS, DATASETS, EXPERIMENTS, LOSSES, MODELS, OBJECTIVES
+
+    return dict(
+        zip(KINDS, (MODELS, DATASETS, OBJECTIVES, EXPERIMENTS, ACTIVATIONS, LOSSES), strict=True)
+    )
+
+
+@app.command("list")
+def list_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")] = "models",
+    as_json: JsonOpt = False,
+) -> None:
+    """List registered names (models with their parameter count on their default data)."""
+    registries = _registries()
+    if kind not in registries:
+        raise UserError(f"list expects one of {', '.join(KINDS)}; got {kind!r}")
+    rows = [{"name": e.name, "tags": list(e.tags), "description": e.doc} for e in registries[kind]]
+    if kind == "models":
+        from dlcanon.modelinfo import default_params
+
+        for row in rows:
+            row.update(default_params(row["name"]))
+    from rich.table import Table
+
+    from dlcanon.progress import Console
+
+    def render() -> None:
+        table = Table(title=f"dlcanon {kind}")
+        for col in rows[0] if rows else ["name"]:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*(", ".join(v) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) else str(v)
+                            for v in row.values()))
+        Console().print(table)
+
+    emit(rows, as_json, render)
+
+
+@app.command()
+def info(
+    model: Annotated[str, typer.Argument(help="A registered model name (see `dlcanon list models`).")],
+    data: Annotated[str | None, typer.Option(help="Dataset whose shape and classes size the model.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="model_args.KEY=VALUE overrides.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per-layer table of a model: output shapes, parameters and FLOPs (a multiply-add counts 2)."""
+    from dlcanon.modelinfo import model_summary
+
+    summary = model_summary(model, data=data, overrides=set_ or [])
+    emit(summary.to_dict(), as_json, lambda: _print_table(summary.to_table()))
+
+
+def _print_table(table: Any) -> None:
+    from dlcanon.progress import Console
+
+    Console().print(table)
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="A registered model name (see `dlcanon list models`).")],
+    data: Annotated[str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")] = None,
+    objective: Annotated[str | None, typer.Option(help="Objective (default: the model's own).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's recipe).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")] = None,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any config field.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train MODEL on DATA with its objective; writes config.json, metrics.jsonl, checkpoint.pt, summary.json."""
+    from dlcanon.config import resolved, write_json
+    from dlcanon.data import load_data
+    from dlcanon.runs import build_objective, configure
+    from dlcanon.train import Trainer
+
+    cfg = configure(
+        model, set_, data=data, objective=objective, epochs=epochs, batch_size=batch_size, lr=lr,
+        device=device, precision=precision, seed=seed, compile=compile_ or None,
+    )
+    if out is None:
+        if resume:
+            raise UserError("--resume needs the run directory: pass --out RUN_DIR")
+        out = Path("runs") / f"{cfg.model}-{cfg.data.replace(':', '-').replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (out / "checkpoint.pt").exists() and not resume:
+        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    from dlcanon.train import seed_everything
+
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
+    bundle = load_data(cfg.data, **cfg.data_args)
+    trainer = Trainer(build_objective(cfg, bundle), bundle, cfg, out_dir=out, resume=resume)
+    try:
+        if trainer.dist.is_main:
+            write_json(out / "config.json", resolved(cfg, data_info=bundle.describe()))
+        summary = trainer.fit()
+        summary["run_dir"] = str(out)
+        if trainer.dist.is_main:
+            write_json(out / "summary.json", summary)
+            emit(summary, as_json, lambda: _print_summary(summary))
+    finally:
+        trainer.close()
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    metrics = "  ".join(
+        f"{k}={v:.2%}" if k.endswith("accuracy") else f"{k}={v:.4g}" for k, v in summary["metrics"].items()
+    )
+    typer.echo(f"{summary['model']} on {summary['data']}: {metrics}  ({summary['seconds']:.1f} s)")
+    typer.echo(f"run directory: {summary.get('run_dir', '-')}")
+
+
+@app.command("eval")
+def eval_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `dlcanon train`.")],
+    data: Annotated[str | None, typer.Option(help="Evaluate on this dataset's test split instead.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a trained run on the test split; prints the run's summary with fresh metrics."""
+    from dlcanon.evaluate import evaluate_run
+
+    summary = evaluate_run(run_dir, data=data, device=device)
+    emit(summary, as_json, lambda: _print_summary(summary))
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory of a generative model.")],
+    n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
+    out: Annotated[Path | None, typer.Option(help="PNG file for the grid.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draw samples from a trained generative model into a PNG grid."""
+    from dlcanon.runs import load_run
+
+    cfg, _, objective = load_run(run_dir)
+    if not hasattr(objective, "sample"):
+        raise UserError(f"objective {cfg.objective!r} of {run_dir} does not sample; generative objectives do")
+    from dlcanon.evaluate import save_samples
+
+    path = save_samples(objective, n, out or Path(run_dir) / "samples.png")
+    emit({"samples": str(path), "n": n}, as_json, lambda: typer.echo(f"wrote {path}"))
+
+
+@app.command()
+def convsize(
+    size: Annotated[int, typer.Option(help="Input size M.")],
+    kernel: Annotated[int, typer.Option(help="Kernel size K.")],
+    padding: Annotated[int, typer.Option(help="Padding P on each side.")] = 0,
+    stride: Annotated[int, typer.Option(help="Stride S.")] = 1,
+    dilation: Annotated[int, typer.Option(help="Dilation D.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Output size of a convolution: M' = ⌊(M + 2P − D(K−1) − 1)/S⌋ + 1."""
+    from dlcanon.nn.conv_arith import conv_output_size
+
+    try:
+        result = conv_output_size(size, kernel, padding=padding, stride=stride, dilation=dilation)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    obj = {"size": size, "kernel": kernel, "padding": padding, "stride": stride, "dilation": dilation,
+           "output_size": result}
+    formula = (f"⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1)/{stride}⌋ + 1 = {result}")
+    emit(obj, as_json, lambda: typer.echo(formula))
+
+
+@app.command()
+def reproduce(
+    names: Annotated[list[str] | None, typer.Argument(help="Experiments to run (default: all).")] = None,
+    quick: Annotated[bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")] = True,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the notes' experiments; write each result as JSON and PNG figures."""
+    from dlcanon.experiments.runner import run_experiments
+
+    report = run_experiments(names or None, quick=quick, out=out, progress=True)
+    emit(report, as_json, lambda: typer.echo(f"{report['passed']} of {report['total']} experiments ran; see {out}"))
+    failed = report["total"] - report["passed"]
+    if failed:  # the exit status is the number of failed experiments
+        raise typer.Exit(min(failed, 125))
+
+
+@app.command()
+def bench(
+    names: Annotated[list[str] | None, typer.Argument(help="Benchmarks (default: mnist5k).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Short budgets, for a smoke run.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Benchmarks, side by side with a baseline in one run."""
+    from dlcanon.bench import run_benchmarks
+
+    results = run_benchmarks(names or ["mnist5k"], quick=quick)
+    emit(results, as_json, lambda: typer.echo(json.dumps(results, indent=2)))
+
+
+def main() -> None:
+    """Entry point: user mistakes exit 2 with one line; Ctrl-C exits 130 after saving; NaN exits 1."""
+    from dlcanon.train import Interrupted, NonFiniteLoss
+
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Interrupted as exc:
+        typer.echo(f"stopped: {exc}", err=True)
+        sys.exit(130)
+    except NonFiniteLoss as exc:
+        typer.echo(f"error: {exc}; the last good checkpoint is kept", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors carry their own exit code and message
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,42 @@
+"""Evaluation of a finished run directory, and sample grids for generative objectives."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlcanon.data import DeviceLoader
+from dlcanon.runs import load_run
+from dlcanon.train import select_device
+
+
+def evaluate_run(run_dir: Path, *, data: str | None = None, device: str = "auto") -> dict[str, Any]:
+    """Recompute the test metrics of a run from its checkpoint (the EMA weights if it kept them)."""
+    dev = select_device(device)
+    cfg, bundle, objective = load_run(run_dir, data=data, device=str(dev))
+    test = bundle.test.to(dev)
+    start = time.perf_counter()
+    batches = DeviceLoader(test, cfg.eval_batch_size, shuffle=False, drop_last=False).epoch(0)
+    with torch.no_grad():
+        metrics = objective.evaluate(batches)
+    return {
+        "model": cfg.model,
+        "data": data or cfg.data,
+        "objective": cfg.objective,
+        "params": sum(p.numel() for p in objective.parameters()),
+        "seconds": round(time.perf_counter() - start, 3),
+        "metrics": {f"test_{k}": v for k, v in metrics.items()},
+        "run_dir": str(run_dir),
+    }
+
+
+def save_samples(objective: Any, n: int, path: Path) -> Path:
+    """Draw `n` samples with `objective.sample(n)` and save them as an image grid."""
+    from dlcanon.plots import save_image_grid
+
+    with torch.no_grad():
+        images = objective.sample(n)
+    return save_image_grid(images, Path(path))

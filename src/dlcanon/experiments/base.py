@@ -1,0 +1,42 @@
+"""An experiment measures one claim of the notes and returns a Result: tables, figures and a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from dlcanon.registry import EXPERIMENTS
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows}
+
+
+@dataclass
+class Result:
+    """What an experiment measured. `verdict` is one sentence stating the measurement; `holds` says whether
+    the claim was reproduced by it."""
+
+    verdict: str
+    holds: bool
+    tables: list[Table] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)  # file stem -> figure
+    captions: dict[str, str] = field(default_factory=dict)
+    numbers: dict[str, Any] = field(default_factory=dict)  # headline numbers, machine-readable
+
+
+ExperimentFn = Callable[[bool], Result]
+
+
+def experiment(name: str, *, tags: tuple[str, ...], claim: str) -> Callable[[ExperimentFn], ExperimentFn]:
+    """Register `fn(quick: bool) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags)."""
+    return EXPERIMENTS.register(name, tags=tags, claim=claim)

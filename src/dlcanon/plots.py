@@ -1,0 +1,49 @@
+"""Headless matplotlib helpers: one style for every figure, image grids, PNG saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+plt.rcParams.update(
+    {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
+)
+
+
+def figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
+    """A figure with `ncols` axes side by side."""
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
+    return fig, list(axes[0])
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def image_grid(images: torch.Tensor, *, nrow: int | None = None, pad: int = 1) -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] → one (H', W', C) grid image with `pad` pixels between tiles."""
+    images = images.detach().float().clamp(0, 1).cpu()
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, int(n**0.5))
+    ncol = -(-n // nrow)
+    grid = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = images[i]
+    return grid.permute(1, 2, 0)
+
+
+def save_image_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> Path:
+    grid = image_grid(images, nrow=nrow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, grid.squeeze(-1).numpy() if grid.shape[-1] == 1 else grid.numpy(), cmap="gray", vmin=0, vmax=1)
+    return path

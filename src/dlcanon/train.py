@@ -1,0 +1,371 @@
+"""One trainer that knows no model: it steps an Objective's declared updates over a DataBundle.
+
+Device and precision, channels_last, torch.compile, DistributedDataParallel under torchrun, LR schedules,
+gradient clipping, EMA of the weights, metrics to `metrics.jsonl` and TensorBoard, atomic checkpoints with
+every state needed to resume to the same final weights, Ctrl-C and NaN handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from dlcanon import checkpoint
+from dlcanon.config import TrainConfig
+from dlcanon.data import Augment, DataBundle, DeviceLoader
+from dlcanon.distributed import Dist, cleanup, init_from_env
+from dlcanon.errors import UserError
+from dlcanon.objectives.base import Objective, Update
+from dlcanon.progress import progress_bar
+from dlcanon.schedules import lr_factor
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C: a checkpoint was saved, `--resume` continues the run."""
+
+
+def select_device(name: str) -> torch.device:
+    """`auto` picks cuda, then mps, then cpu; asking for an absent accelerator is a user error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda was asked for, but no CUDA device is available (use --device cpu)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("device mps was asked for, but MPS is not available (use --device cpu)")
+    return torch.device(name)
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, **override: Any) -> torch.optim.Optimizer:
+    """The run's optimiser, with per-update overrides (`name`, `lr`, `betas`, `weight_decay`, ...)."""
+    name = override.pop("name", cfg.optimizer)
+    kw: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, **override}
+    if name == "sgd":
+        kw.setdefault("momentum", cfg.momentum)
+        return torch.optim.SGD(params, **kw)
+    if name == "rmsprop":
+        kw.setdefault("momentum", 0.0)
+        return torch.optim.RMSprop(params, **kw)
+    table = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adadelta": torch.optim.Adadelta}
+    if name not in table:
+        raise UserError(f"optimizer must be one of sgd, rmsprop, {', '.join(table)}; got {name!r}")
+    return table[name](params, **kw)
+
+
+def seed_everything(seed: int, *, deterministic: bool) -> None:
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+class Trainer:
+    """Runs `cfg.epochs` epochs of the objective's updates; `fit()` returns the run's summary."""
+
+    def __init__(
+        self,
+        objective: Objective,
+        data: DataBundle,
+        cfg: TrainConfig,
+        *,
+        out_dir: Path | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.cfg = cfg.validate()
+        self.device = select_device(cfg.device)
+        self.dist: Dist = init_from_env(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise UserError(f"precision fp16 needs a CUDA device; got {self.device.type} (use bf16 or fp32)")
+        self.run_dir = None if out_dir is None else Path(out_dir)  # every rank reads checkpoints here
+        self.out_dir = self.run_dir if self.dist.is_main else None  # rank 0 alone writes
+        self.resume, self.show_progress = resume, progress and self.dist.is_main
+        self.data = data
+        self.memory_format = (
+            torch.channels_last if cfg.channels_last and objective.has_conv and data.kind == "image" else None
+        )
+        self.objective = objective.to(self.device)
+        if self.memory_format is not None:
+            self.objective.to(memory_format=self.memory_format)
+        augment = Augment.parse(cfg.augment) if cfg.augment else None
+        self.train_loader = DeviceLoader(
+            data.train.to(self.device),
+            cfg.batch_size,
+            seed=cfg.seed,
+            augment=augment,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            channels_last=self.memory_format is not None,
+        )
+        self.test_split = data.test.to(self.device)
+        self.updates: list[Update] = objective.updates()
+        self.batches_per_step = sum(u.repeat for u in self.updates)
+        self.steps_per_epoch = len(self.train_loader) // self.batches_per_step
+        if self.steps_per_epoch < 1:
+            raise UserError(
+                f"batch_size {cfg.batch_size} leaves no full step in {len(data.train)} training samples"
+            )
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.optimizers = [make_optimizer(u.parameters, cfg, **dict(u.optimizer)) for u in self.updates]
+        step_size = cfg.step_size or self.steps_per_epoch
+        self.schedulers = [
+            torch.optim.lr_scheduler.LambdaLR(
+                opt,
+                lambda t: lr_factor(
+                    cfg.schedule, t, self.total_steps, warmup=cfg.warmup, step_size=step_size, gamma=cfg.gamma
+                ),
+            )
+            for opt in self.optimizers
+        ]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        self.ema = (
+            AveragedModel(self.objective, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+            if cfg.ema > 0
+            else None
+        )
+        self.runner: nn.Module = self.objective
+        if self.dist.enabled:
+            self.runner = DistributedDataParallel(
+                self.objective,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=len(self.updates) > 1,
+            )
+        if cfg.compile:
+            self.runner = torch.compile(self.runner)
+        self.step = 0
+        self.seconds = 0.0
+        self.history: list[dict[str, Any]] = []
+        self._writer = None
+        self._stop_requested = False
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """First Ctrl-C: finish the current step, save, stop. Second: stop at once."""
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+
+    # ------------------------------------------------------------------ helpers
+    def autocast(self) -> contextlib.AbstractContextManager:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def batches(self, position: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The endless batch stream from global batch `position` on: a pure function of (seed, position)."""
+        epoch, start = divmod(position, len(self.train_loader))
+        while True:
+            yield from self.train_loader.epoch(epoch, start)
+            epoch, start = epoch + 1, 0
+
+    def eval_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The whole test split in order, in batches of `eval_batch_size`."""
+        loader = DeviceLoader(
+            self.test_split,
+            self.cfg.eval_batch_size,
+            shuffle=False,
+            drop_last=False,
+            channels_last=self.memory_format is not None,
+        )
+        return loader.epoch(0)
+
+    def evaluate(self) -> dict[str, float]:
+        """Test metrics with the EMA weights when EMA is on."""
+        model = self.ema.module if self.ema is not None else self.objective
+        was_training = model.training
+        model.eval()
+        with torch.no_grad(), self.autocast():
+            metrics = model.evaluate(self.eval_batches())
+        model.train(was_training)
+        return {f"test_{k}": v for k, v in metrics.items()}
+
+    @property
+    def writer(self):
+        if self._writer is None and self.out_dir is not None and self.cfg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.out_dir), purge_step=self.step or None)
+        return self._writer
+
+    def log(self, record: dict[str, Any]) -> None:
+        record = {"step": self.step, "epoch": self.step / self.steps_per_epoch, **record}
+        if self.out_dir is None:
+            return
+        with open(self.out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, int | float):
+                    self.writer.add_scalar(key, value, self.step)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": self.step,
+            "seconds": self.seconds,
+            "objective": self.objective.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "scaler": self.scaler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "history": self.history,
+            "config": self.cfg.to_dict(),
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.objective.load_state_dict(state["objective"])
+        for opt, s in zip(self.optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(s)
+        for sched, s in zip(self.schedulers, state["schedulers"], strict=True):
+            sched.load_state_dict(s)
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        self.step, self.seconds, self.history = state["step"], state["seconds"], list(state["history"])
+
+    def save(self) -> None:
+        if self.out_dir is not None:
+            checkpoint.save_atomic(self.state_dict(), self.out_dir / "checkpoint.pt")
+
+    def try_resume(self) -> None:
+        path = None if self.run_dir is None else self.run_dir / "checkpoint.pt"
+        if path is None or not path.exists():
+            return
+        self.load_state_dict(checkpoint.load(path, map_location=self.device))
+        metrics = path.parent / "metrics.jsonl"
+        if self.out_dir is not None and metrics.exists():  # drop records logged after the checkpoint: the resumed run logs them again
+            kept = [ln for ln in metrics.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
+            metrics.write_text("".join(ln + "\n" for ln in kept))
+
+    # ------------------------------------------------------------------ the loop
+    def train_step(self, stream: Iterator, nonfinite: torch.Tensor) -> dict[str, torch.Tensor]:
+        logs: dict[str, torch.Tensor] = {}
+        for update, opt in zip(self.updates, self.optimizers, strict=True):
+            for _ in range(update.repeat):
+                batch = next(stream)
+                with self.autocast():
+                    loss, values = self.runner(batch, update.name)
+                nonfinite |= ~torch.isfinite(loss.detach())
+                self.scaler.scale(loss).backward()
+                if self.cfg.grad_clip > 0:
+                    self.scaler.unscale_(opt)
+                    nn.utils.clip_grad_norm_(update.parameters, self.cfg.grad_clip)
+                self.scaler.step(opt)
+                self.scaler.update()
+                opt.zero_grad(set_to_none=True)
+            prefix = "" if len(self.updates) == 1 else f"{update.name}_"
+            logs.update({f"train_{prefix}{k}": v for k, v in values.items()})
+        for sched in self.schedulers:
+            sched.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.objective)
+        return logs
+
+    def fit(self) -> dict[str, Any]:
+        if self.resume:
+            self.try_resume()
+        self.objective.train()
+        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        stream = self.batches(self.step * self.batches_per_step)
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main_thread else None
+        bar = progress_bar(self.total_steps, "train", enabled=self.show_progress, completed=self.step)
+        try:
+            with bar:
+                tick = time.perf_counter()
+                while self.step < self.total_steps:
+                    logs = self.train_step(stream, nonfinite)
+                    self.step += 1
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + v.float()
+                    count += 1
+                    end_of_epoch = self.step % self.steps_per_epoch == 0
+                    last = self.step == self.total_steps
+                    epoch = self.step // self.steps_per_epoch
+                    due_eval = end_of_epoch and (last or bool(self.cfg.eval_every and epoch % self.cfg.eval_every == 0))
+                    due_ckpt = last or bool(self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0)
+                    stop = self._stop_requested
+                    if self.step % self.cfg.log_every == 0 or due_eval or due_ckpt or stop:
+                        if bool(nonfinite):
+                            raise NonFiniteLoss(f"the loss became NaN or infinite before step {self.step}")
+                        self.seconds += time.perf_counter() - tick
+                        record = {k: float(v) / count for k, v in sums.items()}
+                        record["lr"] = self.schedulers[0].get_last_lr()[0]
+                        record["seconds"] = self.seconds
+                        if due_eval:
+                            record.update(self.evaluate())
+                            self.history.append(dict(record, step=self.step))
+                        self.log(record)
+                        bar.update(self.step, record)
+                        sums, count = {}, 0
+                        if due_ckpt or stop:
+                            self.save()
+                        if stop:
+                            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved, --resume continues")
+                        tick = time.perf_counter()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            if self._writer is not None:
+                self._writer.close()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        last = self.history[-1] if self.history else self.evaluate()
+        metrics = {k: v for k, v in last.items() if k.startswith(("test_", "train_"))}
+        return {
+            "model": self.cfg.model,
+            "data": self.cfg.data,
+            "objective": self.cfg.objective,
+            "params": sum(p.numel() for p in self.objective.parameters()),
+            "seconds": round(self.seconds, 3),
+            "steps": self.step,
+            "epochs": self.cfg.epochs,
+            "device": str(self.device),
+            "precision": self.cfg.precision,
+            "world_size": self.dist.world_size,
+            "metrics": metrics,
+        }
+
+    def close(self) -> None:
+        cleanup(self.dist)
+
+
+def fit(
+    objective: Objective, data: DataBundle, cfg: TrainConfig, *, out_dir: Path | None = None, progress: bool = False
+) -> dict[str, Any]:
+    """Train in-process (for experiments and benchmarks): no files unless `out_dir` is given."""
+    trainer = Trainer(objective, data, cfg, out_dir=out_dir, progress=progress)
+    summary = trainer.fit()
+    summary["history"] = trainer.history
+    return summary

@@ -1,0 +1,81 @@
+"""The CLI contract: --json prints one object on stdout; mistakes exit 2 with one line; runs are complete."""
+
+import json
+
+import pytest
+from helpers import dlcanon
+
+
+def one_json(stdout: str):
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, stdout
+    return json.loads(lines[0])
+
+
+def test_help_lists_commands():
+    out = dlcanon("--help")
+    assert out.returncode == 0
+    for command in ("list", "info", "train", "eval", "sample", "convsize", "reproduce", "bench"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", ["list", "info", "train", "eval", "sample", "convsize", "reproduce", "bench"])
+def test_every_command_has_help_and_json(command):
+    out = dlcanon(command, "--help")
+    assert out.returncode == 0 and "--json" in out.stdout
+
+
+def test_list_models_with_parameter_counts():
+    rows = one_json(dlcanon("list", "models", "--json").stdout)
+    lenet = next(r for r in rows if r["name"] == "lenet5")
+    assert lenet["params"] == 61706 and lenet["data"] == "mnist5k" and "C1" in lenet["tags"]
+
+
+def test_info_json_has_layers_and_flops():
+    info = one_json(dlcanon("info", "lenet5", "--json").stdout)
+    assert info["total_params"] == 61706
+    assert info["total_flops"] > 0 and len(info["layers"]) >= 8
+
+
+def test_convsize():
+    out = one_json(dlcanon("convsize", "--size", "32", "--kernel", "5", "--padding", "2", "--stride", "2", "--json").stdout)
+    assert out["output_size"] == 16
+    bad = dlcanon("convsize", "--size", "3", "--kernel", "5")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "error:" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["train", "lenet6"], "unknown model 'lenet6'; did you mean lenet5"),
+        (["train", "lenet5", "--data", "mnist6k"], "unknown dataset 'mnist6k'"),
+        (["train", "lenet5", "--precision", "fp8"], "precision must be one of"),
+        (["train", "lenet5", "--set", "epochz=3"], "unknown config field 'epochz'"),
+        (["train", "lenet5", "--data", "mnist:/nonexistent/folder"], "/nonexistent/folder"),
+        (["eval", "/nonexistent/run"], "config.json"),
+        (["list", "spaceships"], "list expects one of"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(args, needle):
+    out = dlcanon(*args)
+    assert out.returncode == 2, out.stderr
+    assert needle in out.stderr and out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+
+
+def test_train_then_eval_round_trip(tmp_path):
+    run = tmp_path / "run"
+    out = dlcanon("train", "lenet5", "--data", "digits", "--epochs", "3", "--out", str(run), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = one_json(out.stdout)
+    assert summary["model"] == "lenet5" and summary["objective"] == "classifier"
+    assert 0.5 < summary["metrics"]["test_accuracy"] <= 1.0
+    for name in ("config.json", "metrics.jsonl", "checkpoint.pt", "summary.json"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["epochs"] == 3 and config["data"] == "digits" and config["version"]
+    ev = one_json(dlcanon("eval", str(run), "--json").stdout)
+    assert ev["metrics"]["test_accuracy"] == pytest.approx(summary["metrics"]["test_accuracy"])
+    again = dlcanon("train", "lenet5", "--data", "digits", "--out", str(run))
+    assert again.returncode == 2 and "--resume" in again.stderr
+    no_sample = dlcanon("sample", str(run))
+    assert no_sample.returncode == 2 and "does not sample" in no_sample.stderr

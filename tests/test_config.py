@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from dlcanon.config import TrainConfig, apply_overrides, parse_value, resolved, write_json
+from dlcanon.errors import UserError
+
+
+def test_parse_value_literals():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("true") is True
+    assert parse_value("[1, 2]") == [1, 2] and parse_value("relu") == "relu" and parse_value("None") is None
+
+
+def test_overrides_coerce_and_nest():
+    cfg = apply_overrides(TrainConfig(), ["lr=1", "epochs=3", "compile=true", "model_args.hidden=[8, 8]"])
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float) and cfg.epochs == 3 and cfg.compile is True
+    assert cfg.model_args == {"hidden": [8, 8]}
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("lrr=1", "unknown config field 'lrr'; did you mean lr"),
+        ("epochs=2.5", "epochs expects an integer; got 2.5"),
+        ("lr=fast", "lr expects a number; got 'fast'"),
+        ("compile=1", "compile expects true or false"),
+        ("novalue", "--set expects key=value"),
+        ("lr.x=1", "lr has no sub-fields"),
+    ],
+)
+def test_bad_overrides_are_user_errors(assignment, message):
+    with pytest.raises(UserError, match=message):
+        apply_overrides(TrainConfig(), [assignment])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("precision", "fp8"), ("device", "tpu"), ("epochs", 0), ("lr", -1.0), ("ema", 1.0)]
+)
+def test_validate_rejects_bad_values(field, value):
+    cfg = TrainConfig()
+    setattr(cfg, field, value)
+    with pytest.raises(UserError, match=field):
+        cfg.validate()
+
+
+def test_resolved_round_trip(tmp_path):
+    cfg = apply_overrides(TrainConfig(), ["lr=0.1", "objective_args.label_smoothing=0.1"])
+    write_json(tmp_path / "config.json", resolved(cfg))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["version"] and "git" in saved
+    assert TrainConfig.from_dict(saved) == cfg
