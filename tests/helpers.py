@@ -17,5 +17,6 @@ def cli_env() -> dict[str, str]:
 
 
 def dlcanon(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "dlcanon", *args], env=cli_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [PYTHON, "-m", "dlcanon", *args], env=cli_env(), capture_output=True, text=True, timeout=timeout
+    )

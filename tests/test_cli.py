@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from helpers import dlcanon
 
 
@@ -19,7 +20,9 @@ def test_help_lists_commands():
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("command", ["list", "info", "train", "eval", "sample", "convsize", "reproduce", "bench"])
+@pytest.mark.parametrize(
+    "command", ["list", "info", "train", "eval", "sample", "convsize", "reproduce", "bench"]
+)
 def test_every_command_has_help_and_json(command):
     out = dlcanon(command, "--help")
     assert out.returncode == 0 and "--json" in out.stdout
@@ -33,12 +36,16 @@ def test_list_models_with_parameter_counts():
 
 def test_info_json_has_layers_and_flops():
     info = one_json(dlcanon("info", "lenet5", "--json").stdout)
-    assert info["total_params"] == 61706
-    assert info["total_flops"] > 0 and len(info["layers"]) >= 8
+    assert info["params"] == 61706
+    assert info["flops"] == 833_040 and len(info["layers"]) >= 8
 
 
 def test_convsize():
-    out = one_json(dlcanon("convsize", "--size", "32", "--kernel", "5", "--padding", "2", "--stride", "2", "--json").stdout)
+    out = one_json(
+        dlcanon(
+            "convsize", "--size", "32", "--kernel", "5", "--padding", "2", "--stride", "2", "--json"
+        ).stdout
+    )
     assert out["output_size"] == 16
     bad = dlcanon("convsize", "--size", "3", "--kernel", "5")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "error:" in bad.stderr

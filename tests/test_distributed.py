@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 
 from dlcanon import checkpoint
-
 from helpers import PYTHON, cli_env
 
 ARGS = [
@@ -21,12 +20,31 @@ ARGS = [
 def test_two_processes_match_one(tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun ships with torch"
-    one = subprocess.run([PYTHON, "-m", "dlcanon", *ARGS, "--out", str(tmp_path / "one")], env=cli_env(),
-                         capture_output=True, text=True, timeout=300)
+    one = subprocess.run(
+        [PYTHON, "-m", "dlcanon", *ARGS, "--out", str(tmp_path / "one")],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "dlcanon", *ARGS,
-                          "--out", str(tmp_path / "two")], env=cli_env(), capture_output=True, text=True,
-                         timeout=300)
+    two = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "dlcanon",
+            *ARGS,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     a = checkpoint.load(tmp_path / "one" / "checkpoint.pt")
     b = checkpoint.load(tmp_path / "two" / "checkpoint.pt")

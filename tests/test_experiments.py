@@ -15,8 +15,12 @@ def toy_experiments():
     def toy_ok(quick: bool) -> Result:
         fig, (ax,) = figure()
         ax.plot([0, 1], [0, 1])
-        return Result("Measured 2 + 2 = 4.", True, tables=[Table("sum", ["a", "b", "a+b"], [[2, 2, 4]])],
-                      figures={"line": fig})
+        return Result(
+            "Measured 2 + 2 = 4.",
+            True,
+            tables=[Table("sum", ["a", "b", "a+b"], [[2, 2, 4]])],
+            figures={"line": fig},
+        )
 
     @experiment("toy_fail", tags=("F1",), claim="This one breaks.")
     def toy_fail(quick: bool) -> Result:

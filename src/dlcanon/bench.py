@@ -57,7 +57,9 @@ def run_baseline(data: DataBundle, *, epochs: int, progress: bool) -> dict[str, 
     model = ExampleNet()
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
-    loader = torch.utils.data.DataLoader(PerSampleDataset(data.train.x, data.train.y), batch_size=64, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        PerSampleDataset(data.train.x, data.train.y), batch_size=64, shuffle=True
+    )
     test_x = (data.test.x - 0.1307) / 0.3081
     history, seconds = [], 0.0
     with progress_bar(epochs, "baseline", enabled=progress) as bar:
@@ -75,8 +77,12 @@ def run_baseline(data: DataBundle, *, epochs: int, progress: bool) -> dict[str, 
                 acc = float((model(test_x).argmax(1) == data.test.y).float().mean())
             history.append({"seconds": seconds, "test_accuracy": acc})
             bar.advance(1, status=f"test_accuracy={acc:.4f}")
-    return {"history": history, "test_accuracy": history[-1]["test_accuracy"], "seconds": seconds,
-            "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "history": history,
+        "test_accuracy": history[-1]["test_accuracy"],
+        "seconds": seconds,
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def time_to_reach(history: list[dict[str, Any]], accuracy: float) -> float | None:
@@ -100,7 +106,9 @@ def bare_loop(trainer: Trainer, steps: int) -> float:
 
 def trainer_overhead(data: DataBundle, *, epochs: int, repeats: int = 3) -> dict[str, Any]:
     """Trainer seconds vs a bare loop over the same model and batches (best of `repeats`, interleaved)."""
-    cfg = default_config("lenet5", epochs=epochs, eval_every=0, tensorboard=False, device="cpu", schedule="constant")
+    cfg = default_config(
+        "lenet5", epochs=epochs, eval_every=0, tensorboard=False, device="cpu", schedule="constant"
+    )
     bare, trained = [], []
     for _ in range(repeats):
         torch.manual_seed(0)
@@ -110,15 +118,21 @@ def trainer_overhead(data: DataBundle, *, epochs: int, repeats: int = 3) -> dict
         trainer = Trainer(build_objective(cfg, data), data, cfg, progress=False)
         trainer.fit()
         trained.append(trainer.seconds)
-    return {"steps": trainer.total_steps, "bare_seconds": min(bare), "trainer_seconds": min(trained),
-            "overhead": min(trained) / min(bare) - 1}
+    return {
+        "steps": trainer.total_steps,
+        "bare_seconds": min(bare),
+        "trainer_seconds": min(trained),
+        "overhead": min(trained) / min(bare) - 1,
+    }
 
 
 def precision_speedup(data: DataBundle, *, model: str, epochs: int) -> dict[str, Any]:
     """Training seconds in fp32 (contiguous) vs bf16 autocast + channels_last, same recipe otherwise."""
     out = {"model": model, "bf16_supported": torch.backends.mkldnn.is_available()}
-    for name, fields in {"fp32": {"precision": "fp32", "channels_last": False},
-                         "bf16_channels_last": {"precision": "bf16", "channels_last": True}}.items():
+    for name, fields in {
+        "fp32": {"precision": "fp32", "channels_last": False},
+        "bf16_channels_last": {"precision": "bf16", "channels_last": True},
+    }.items():
         cfg = default_config(model, epochs=epochs, eval_every=0, tensorboard=False, device="cpu", **fields)
         torch.manual_seed(0)
         out[f"{name}_seconds"] = fit(build_objective(cfg, data), data, cfg)["seconds"]
@@ -141,9 +155,15 @@ def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, An
     return {
         "benchmark": "mnist5k",
         "torch_threads": torch.get_num_threads(),
-        "baseline": {k: v for k, v in baseline.items() if k != "history"} | {"recipe": "pytorch/examples mnist"},
-        "dlcanon": {"model": "lenet5", "test_accuracy": ours["metrics"]["test_accuracy"],
-                    "seconds": ours["seconds"], "params": ours["params"], "epochs": cfg.epochs},
+        "baseline": {k: v for k, v in baseline.items() if k != "history"}
+        | {"recipe": "pytorch/examples mnist"},
+        "dlcanon": {
+            "model": "lenet5",
+            "test_accuracy": ours["metrics"]["test_accuracy"],
+            "seconds": ours["seconds"],
+            "params": ours["params"],
+            "epochs": cfg.epochs,
+        },
         "baseline_history": baseline["history"],
         "dlcanon_history": ours_history,
         "seconds_to_baseline_accuracy": {"baseline": t_base, "dlcanon": t_ours},
@@ -161,4 +181,3 @@ def run_benchmarks(names: list[str], *, quick: bool = False) -> dict[str, Any]:
         if name not in BENCHMARKS:
             raise UserError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     return {name: BENCHMARKS[name](quick=quick) for name in names}
-

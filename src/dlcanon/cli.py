@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dlcanon.errors import UserError
+from dlcanon.errors import Interrupted, NonFiniteLoss, UserError
 
 app = typer.Typer(
     name="dlcanon",
@@ -36,16 +36,14 @@ def emit(obj: Any, as_json: bool, render: Any = None) -> None:
 
 
 def _registries():
-    import dlcanon.experiments  # noqa: F401  (registrations)
-    import dlcanon.losses  # noqa: F401
-    import dlcanon.models  # noqa: F401
+    import dlcanon.experiments
+    import dlcanon.losses
+    import dlcanon.models
     import dlcanon.objectives  # noqa: F401
     from dlcanon import data  # noqa: F401
     from dlcanon.registry import ACTIVATIONS, DATASETS, EXPERIMENTS, LOSSES, MODELS, OBJECTIVES
 
-    return dict(
-        zip(KINDS, (MODELS, DATASETS, OBJECTIVES, EXPERIMENTS, ACTIVATIONS, LOSSES), strict=True)
-    )
+    return dict(zip(KINDS, (MODELS, DATASETS, OBJECTIVES, EXPERIMENTS, ACTIVATIONS, LOSSES), strict=True))
 
 
 @app.command("list")
@@ -72,8 +70,12 @@ def list_cmd(
         for col in rows[0] if rows else ["name"]:
             table.add_column(col)
         for row in rows:
-            table.add_row(*(", ".join(v) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) else str(v)
-                            for v in row.values()))
+            table.add_row(
+                *(
+                    ", ".join(v) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) else str(v)
+                    for v in row.values()
+                )
+            )
         Console().print(table)
 
     emit(rows, as_json, render)
@@ -102,17 +104,23 @@ def _print_table(table: Any) -> None:
 @app.command()
 def train(
     model: Annotated[str, typer.Argument(help="A registered model name (see `dlcanon list models`).")],
-    data: Annotated[str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")
+    ] = None,
     objective: Annotated[str | None, typer.Option(help="Objective (default: the model's own).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's recipe).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
+    ] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any config field.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -123,13 +131,25 @@ def train(
     from dlcanon.train import Trainer
 
     cfg = configure(
-        model, set_, data=data, objective=objective, epochs=epochs, batch_size=batch_size, lr=lr,
-        device=device, precision=precision, seed=seed, compile=compile_ or None,
+        model,
+        set_,
+        data=data,
+        objective=objective,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        precision=precision,
+        seed=seed,
+        compile=compile_ or None,
     )
     if out is None:
         if resume:
             raise UserError("--resume needs the run directory: pass --out RUN_DIR")
-        out = Path("runs") / f"{cfg.model}-{cfg.data.replace(':', '-').replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = (
+            Path("runs")
+            / f"{cfg.model}-{cfg.data.replace(':', '-').replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
     if (out / "checkpoint.pt").exists() and not resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -207,27 +227,48 @@ def convsize(
         result = conv_output_size(size, kernel, padding=padding, stride=stride, dilation=dilation)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    obj = {"size": size, "kernel": kernel, "padding": padding, "stride": stride, "dilation": dilation,
-           "output_size": result}
-    formula = (f"⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1)/{stride}⌋ + 1 = {result}")
+    obj = {
+        "size": size,
+        "kernel": kernel,
+        "padding": padding,
+        "stride": stride,
+        "dilation": dilation,
+        "output_size": result,
+    }
+    formula = f"⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1)/{stride}⌋ + 1 = {result}"
     emit(obj, as_json, lambda: typer.echo(formula))
 
 
 @app.command()
 def reproduce(
     names: Annotated[list[str] | None, typer.Argument(help="Experiments to run (default: all).")] = None,
-    quick: Annotated[bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")] = True,
+    quick: Annotated[
+        bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")
+    ] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every experiment, ignoring cached results in --out.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the notes' experiments; write each result as JSON and PNG figures."""
+    """Run the notes' experiments; write results.json, PNG figures and the HTML report OUT/index.html.
+
+    Results are cached in OUT by experiment, mode and code version: a rerun recomputes only what changed.
+    """
     from dlcanon.experiments.runner import run_experiments
 
-    report = run_experiments(names or None, quick=quick, out=out, progress=True)
-    emit(report, as_json, lambda: typer.echo(f"{report['passed']} of {report['total']} experiments ran; see {out}"))
-    failed = report["total"] - report["passed"]
-    if failed:  # the exit status is the number of failed experiments
-        raise typer.Exit(min(failed, 125))
+    report = run_experiments(names or None, quick=quick, out=out, progress=True, force=force)
+
+    def render() -> None:
+        typer.echo(
+            f"{report['passed']} of {report['total']} experiments ran ({report['cached']} from the cache), "
+            f"{report['held']} claims hold, {report['failed']} failed"
+        )
+        typer.echo(f"report: {Path(report['index']).resolve()}")
+
+    emit(report, as_json, render)
+    if report["failed"]:  # the exit status is the number of failed experiments
+        raise typer.Exit(min(report["failed"], 125))
 
 
 @app.command()
@@ -245,8 +286,6 @@ def bench(
 
 def main() -> None:
     """Entry point: user mistakes exit 2 with one line; Ctrl-C exits 130 after saving; NaN exits 1."""
-    from dlcanon.train import Interrupted, NonFiniteLoss
-
     try:
         app(standalone_mode=False)
     except UserError as exc:

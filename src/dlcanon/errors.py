@@ -8,3 +8,11 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C during training: a checkpoint was saved and `--resume` continues the run."""

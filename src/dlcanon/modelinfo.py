@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from dlcanon.config import apply_overrides
 from dlcanon.data import load_data
@@ -12,7 +12,7 @@ from dlcanon.nn.summary import Summary, count_parameters, summarize
 from dlcanon.registry import MODELS
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_shape(name: str) -> tuple[tuple[int, ...], int | None]:
     """(input_shape, num_classes) of a dataset, loaded once per process."""
     bundle = load_data(name)

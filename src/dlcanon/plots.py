@@ -7,12 +7,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
 
 plt.rcParams.update(
-    {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
+    {
+        "figure.dpi": 110,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
 )
 
 
@@ -38,12 +44,16 @@ def image_grid(images: torch.Tensor, *, nrow: int | None = None, pad: int = 1) -
     grid = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
     for i in range(n):
         r, q = divmod(i, nrow)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = images[i]
+        grid[
+            :, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w
+        ] = images[i]
     return grid.permute(1, 2, 0)
 
 
 def save_image_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> Path:
     grid = image_grid(images, nrow=nrow)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plt.imsave(path, grid.squeeze(-1).numpy() if grid.shape[-1] == 1 else grid.numpy(), cmap="gray", vmin=0, vmax=1)
+    plt.imsave(
+        path, grid.squeeze(-1).numpy() if grid.shape[-1] == 1 else grid.numpy(), cmap="gray", vmin=0, vmax=1
+    )
     return path

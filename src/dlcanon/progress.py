@@ -6,7 +6,14 @@ import contextlib
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 stderr = Console(stderr=True)
 
@@ -39,7 +46,9 @@ class Bar(contextlib.AbstractContextManager):
     def update(self, completed: int, values: dict[str, Any] | None = None) -> None:
         status = ""
         if values:
-            shown = {k: v for k, v in values.items() if k.endswith(("loss", "accuracy")) and isinstance(v, float)}
+            shown = {
+                k: v for k, v in values.items() if k.endswith(("loss", "accuracy")) and isinstance(v, float)
+            }
             status = " ".join(f"{k}={v:.4g}" for k, v in list(shown.items())[:4])
         self.progress.update(self.task, completed=completed, status=status)
 

@@ -54,7 +54,9 @@ def load_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(path.read_text()))
 
 
-def load_run(run_dir: Path, *, data: str | None = None, device: str = "cpu") -> tuple[TrainConfig, DataBundle, Objective]:
+def load_run(
+    run_dir: Path, *, data: str | None = None, device: str = "cpu"
+) -> tuple[TrainConfig, DataBundle, Objective]:
     """Rebuild a run's objective with its final weights (the EMA weights when the run kept an EMA)."""
     cfg = load_config(run_dir)
     bundle = load_data(data or cfg.data, **cfg.data_args)

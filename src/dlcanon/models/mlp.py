@@ -54,7 +54,9 @@ class ShallowNetwork(MLP):
     v·φ(0·x + b) up to scale) and is kept because it eases fitting.
     """
 
-    def __init__(self, in_features: int, out_features: int = 1, *, units: int = 16, activation: str = "sigmoid"):
+    def __init__(
+        self, in_features: int, out_features: int = 1, *, units: int = 16, activation: str = "sigmoid"
+    ):
         super().__init__(in_features, out_features, hidden=(units,), activation=activation)
 
 

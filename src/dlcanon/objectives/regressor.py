@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
+import dlcanon.losses  # noqa: F401  (registers LOSSES)
 from dlcanon.objectives.base import Batch, Objective
 from dlcanon.registry import LOSSES, OBJECTIVES
 
