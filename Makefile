@@ -8,14 +8,18 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The main job: LeNet-5 on mnist5k on the CPU (prints its test accuracy, leaves runs/demo-lenet5),
+# then every experiment of the notes in quick mode, written as one report.
 demo: $(STAMP)
-	$(BIN)/dlcanon train lenet5 --data mnist5k --out runs/demo-lenet5
+	rm -rf runs/demo-lenet5
+	$(BIN)/dlcanon train lenet5 --data mnist5k --device cpu --out runs/demo-lenet5
+	$(BIN)/dlcanon reproduce --quick --out reports/quick
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -104,23 +104,17 @@ def _print_table(table: Any) -> None:
 @app.command()
 def train(
     model: Annotated[str, typer.Argument(help="A registered model name (see `dlcanon list models`).")],
-    data: Annotated[
-        str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")
-    ] = None,
+    data: Annotated[str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")] = None,
     objective: Annotated[str | None, typer.Option(help="Objective (default: the model's own).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's recipe).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")
-    ] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
-    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any config field.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -242,9 +236,7 @@ def convsize(
 @app.command()
 def reproduce(
     names: Annotated[list[str] | None, typer.Argument(help="Experiments to run (default: all).")] = None,
-    quick: Annotated[
-        bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")
-    ] = True,
+    quick: Annotated[bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),
     force: Annotated[
         bool, typer.Option("--force", help="Recompute every experiment, ignoring cached results in --out.")

@@ -39,6 +39,9 @@ __all__ = [
     "triplet_margin",
 ]
 
+# the curriculum IDs this module implements (read by the report's coverage page)
+CURRICULUM = ("L1",)
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -21,6 +21,9 @@ from dlcanon.errors import UserError
 
 Range = float | tuple[float, float]
 
+# the curriculum IDs this module implements (read by the report's coverage page)
+CURRICULUM = ("C9",)
+
 
 # ---------------------------------------------------------------- helpers
 

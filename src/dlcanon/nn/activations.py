@@ -19,6 +19,9 @@ from dlcanon.registry import ACTIVATIONS
 
 __all__ = ["SELU_ALPHA", "SELU_SCALE", "LinearActivation", "Sine", "activation"]
 
+# the curriculum IDs this module implements (read by the report's coverage page)
+CURRICULUM = ("A1", "A3")
+
 _TAGS = ("A1",)
 # SELU's constants (Klambauer et al., 2017, eq. 14): the solution of its mean-0 / variance-1 fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717

@@ -17,6 +17,9 @@ __all__ = [
     "receptive_field",
 ]
 
+# the curriculum IDs this module implements (read by the report's coverage page)
+CURRICULUM = ("F5",)
+
 
 class ConvArithmeticError(UserError, ValueError):
     """An impossible layer configuration: a `ValueError` for callers, a `UserError` for the CLI."""

@@ -45,10 +45,12 @@ def is_number(value: Any) -> bool:
 
 
 def seconds(value: float | None) -> str:
-    """A duration: 0.42 s, 12.3 s, 2 min 05 s."""
+    """A duration: < 0.01 s, 0.42 s, 12.3 s, 2 min 05 s."""
     if value is None:
         return "—"
+    if value < 0.01:
+        return "< 0.01 s"
     if value < 60:
-        return f"{value:.2g} s" if value < 1 else f"{value:.1f} s"
+        return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
     minutes, rest = divmod(round(value), 60)
     return f"{minutes} min {rest:02d} s"

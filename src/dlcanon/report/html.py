@@ -121,8 +121,6 @@ def render_report(out: Path, report: dict[str, Any]) -> Path:
     counts = {status: sum(row.status == status for row in rows) for status in ("verified", "implemented", "gap")}
     common = {"run": report, "kinds": KINDS}
     index = env.get_template("index.html").render(groups=groups, unmeasured=unmeasured, **common)
-    page = env.get_template("coverage.html").render(
-        rows=rows, unknown=unknown, ran=ran, counts=counts, **common
-    )
+    page = env.get_template("coverage.html").render(rows=rows, unknown=unknown, ran=ran, counts=counts, **common)
     write_page(out / "coverage.html", page)
     return write_page(out / "index.html", index)
