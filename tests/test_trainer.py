@@ -149,3 +149,32 @@ def test_user_errors(tiny_images):
 def test_bf16_autocast_trains_on_cpu(tiny_images):
     summary = fit(mlp_classifier(), tiny_images, cfg(precision="bf16", epochs=20))
     assert summary["metrics"]["test_accuracy"] >= 0.8
+
+
+class MeanFit(Objective):
+    """A closed-form 'model': the mean of the training inputs, fitted in `prepare`, no gradient updates."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, 8, 8))
+
+    def prepare(self, train):
+        self.mean.copy_(train.x.mean(0))
+
+    def updates(self):
+        return []
+
+    def forward(self, batch, update="model"):
+        raise AssertionError("a closed-form objective takes no steps")
+
+    def evaluate(self, batches):
+        err = [((x - self.mean) ** 2).mean().item() for x, _ in batches]
+        return {"mse": sum(err) / len(err)}
+
+
+def test_closed_form_objective_is_prepared_evaluated_and_saved(tiny_images, tmp_path):
+    objective = MeanFit()
+    summary = fit(objective, tiny_images, cfg(epochs=3), out_dir=tmp_path)
+    assert torch.allclose(objective.mean, tiny_images.train.x.mean(0))
+    assert summary["steps"] == 0 and summary["metrics"]["test_mse"] > 0
+    assert torch.equal(checkpoint.load(tmp_path / "checkpoint.pt")["objective"]["mean"], objective.mean)

@@ -116,8 +116,9 @@ class Trainer:
         self.test_split = data.test.to(self.device)
         self.updates: list[Update] = objective.updates()
         self.batches_per_step = sum(u.repeat for u in self.updates)
-        self.steps_per_epoch = len(self.train_loader) // self.batches_per_step
-        if self.steps_per_epoch < 1:
+        # an objective with no updates is fitted in closed form by `prepare` and takes no steps
+        self.steps_per_epoch = len(self.train_loader) // self.batches_per_step if self.updates else 0
+        if self.updates and self.steps_per_epoch < 1:
             raise UserError(f"batch_size {cfg.batch_size} leaves no full step in {len(data.train)} training samples")
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.optimizers = [make_optimizer(u.parameters, cfg, **dict(u.optimizer)) for u in self.updates]
@@ -202,7 +203,7 @@ class Trainer:
         return self._writer
 
     def log(self, record: dict[str, Any]) -> None:
-        record = {"step": self.step, "epoch": self.step / self.steps_per_epoch, **record}
+        record = {"step": self.step, "epoch": self.step / max(1, self.steps_per_epoch), **record}
         if self.out_dir is None:
             return
         with open(self.out_dir / "metrics.jsonl", "a") as f:
@@ -301,6 +302,8 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         if self.resume:
             self.try_resume()
+        if self.step == 0:
+            self.objective.prepare(self.train_loader.split)
         self.objective.train()
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         sums: dict[str, torch.Tensor] = {}
@@ -338,6 +341,10 @@ class Trainer:
                     if "checkpoint" in due:
                         self.save()
                     tick = time.perf_counter()
+            if self.total_steps == 0:  # closed-form fit: evaluate and save once
+                self.history.append({"step": 0, **self.evaluate()})
+                self.log(self.history[-1])
+                self.save()
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

@@ -14,6 +14,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from dlcanon.data.base import Split
+
 Batch = tuple[Tensor, Tensor | None]
 
 
@@ -32,6 +34,10 @@ class Update:
 
 class Objective(nn.Module, abc.ABC):
     """Base class: subclasses implement `forward(batch, update) -> (loss, logs)` and `evaluate(batches)`."""
+
+    def prepare(self, train: Split) -> None:
+        """Called once before the first step of a fresh run with the whole training split on the device:
+        closed-form fits (PPCA, GMM by EM) and data-dependent initialisation go here. Default: nothing."""
 
     def updates(self) -> list[Update]:
         """By default a single player that owns every trainable parameter."""
