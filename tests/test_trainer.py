@@ -178,3 +178,14 @@ def test_closed_form_objective_is_prepared_evaluated_and_saved(tiny_images, tmp_
     assert torch.allclose(objective.mean, tiny_images.train.x.mean(0))
     assert summary["steps"] == 0 and summary["metrics"]["test_mse"] > 0
     assert torch.equal(checkpoint.load(tmp_path / "checkpoint.pt")["objective"]["mean"], objective.mean)
+
+
+def test_precision_auto_resolution():
+    from dlcanon.train import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu, conv=True) == "fp32"
+    assert resolve_precision("bf16", cpu, conv=False) == "bf16"
+    assert resolve_precision("auto", cpu, conv=False) == "fp32"
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision("auto", cpu, conv=True) == ("bf16" if native else "fp32")

@@ -52,14 +52,17 @@ class PerSampleDataset(torch.utils.data.Dataset):
 
 
 def run_baseline(data: DataBundle, *, epochs: int, progress: bool) -> dict[str, Any]:
-    """The example's recipe; returns per-epoch test accuracy with cumulative training seconds."""
+    """The example's recipe; returns per-epoch test accuracy with cumulative training seconds.
+
+    Denormals are flushed here too (the trainer flushes them on the CPU), so the comparison is not won by
+    that one setting: the example itself leaves them on, which makes it slower still.
+    """
+    torch.set_flush_denormal(True)
     torch.manual_seed(1)
     model = ExampleNet()
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
-    loader = torch.utils.data.DataLoader(
-        PerSampleDataset(data.train.x, data.train.y), batch_size=64, shuffle=True
-    )
+    loader = torch.utils.data.DataLoader(PerSampleDataset(data.train.x, data.train.y), batch_size=64, shuffle=True)
     test_x = (data.test.x - 0.1307) / 0.3081
     history, seconds = [], 0.0
     with progress_bar(epochs, "baseline", enabled=progress) as bar:
@@ -106,9 +109,7 @@ def bare_loop(trainer: Trainer, steps: int) -> float:
 
 def trainer_overhead(data: DataBundle, *, epochs: int, repeats: int = 3) -> dict[str, Any]:
     """Trainer seconds vs a bare loop over the same model and batches (best of `repeats`, interleaved)."""
-    cfg = default_config(
-        "lenet5", epochs=epochs, eval_every=0, tensorboard=False, device="cpu", schedule="constant"
-    )
+    cfg = default_config("lenet5", epochs=epochs, eval_every=0, tensorboard=False, device="cpu", schedule="constant")
     bare, trained = [], []
     for _ in range(repeats):
         torch.manual_seed(0)
@@ -128,11 +129,12 @@ def trainer_overhead(data: DataBundle, *, epochs: int, repeats: int = 3) -> dict
 
 def precision_speedup(data: DataBundle, *, model: str, epochs: int) -> dict[str, Any]:
     """Training seconds in fp32 (contiguous) vs bf16 autocast + channels_last, same recipe otherwise."""
-    out = {"model": model, "bf16_supported": torch.backends.mkldnn.is_available()}
-    for name, fields in {
+    out: dict[str, Any] = {"model": model, "cpu_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported()}
+    variants = {
         "fp32": {"precision": "fp32", "channels_last": False},
         "bf16_channels_last": {"precision": "bf16", "channels_last": True},
-    }.items():
+    }
+    for name, fields in variants.items():
         cfg = default_config(model, epochs=epochs, eval_every=0, tensorboard=False, device="cpu", **fields)
         torch.manual_seed(0)
         out[f"{name}_seconds"] = fit(build_objective(cfg, data), data, cfg)["seconds"]
@@ -155,8 +157,7 @@ def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, An
     return {
         "benchmark": "mnist5k",
         "torch_threads": torch.get_num_threads(),
-        "baseline": {k: v for k, v in baseline.items() if k != "history"}
-        | {"recipe": "pytorch/examples mnist"},
+        "baseline": {k: v for k, v in baseline.items() if k != "history"} | {"recipe": "pytorch/examples mnist"},
         "dlcanon": {
             "model": "lenet5",
             "test_accuracy": ours["metrics"]["test_accuracy"],
@@ -166,8 +167,11 @@ def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, An
         },
         "baseline_history": baseline["history"],
         "dlcanon_history": ours_history,
+        # seconds until each first reaches the baseline's final test accuracy
         "seconds_to_baseline_accuracy": {"baseline": t_base, "dlcanon": t_ours},
         "speedup_to_baseline_accuracy": None if t_ours is None else t_base / t_ours,
+        # the baseline's whole recipe (what its user waits for) against dlcanon reaching the same accuracy
+        "speedup_vs_baseline_recipe": None if t_ours is None else baseline["seconds"] / t_ours,
         "trainer_overhead": trainer_overhead(data, epochs=1 if quick else 3),
         "precision": [precision_speedup(data, model=m, epochs=1) for m in ("lenet5",)],
     }

@@ -15,7 +15,7 @@ from typing import Any
 from dlcanon import __version__
 from dlcanon.errors import UserError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
@@ -42,7 +42,7 @@ class TrainConfig:
     ema: float = 0.0  # EMA decay of the weights; 0 disables
     augment: str = ""  # comma list of dlcanon.data.augment names
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"  # auto: bf16 autocast for conv nets where the hardware has bf16, else fp32
     compile: bool = False
     channels_last: bool = True
     seed: int = 0

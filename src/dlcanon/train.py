@@ -62,6 +62,20 @@ def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, **override: Any
     return table[name](params, **kw)
 
 
+def resolve_precision(precision: str, device: torch.device, *, conv: bool) -> str:
+    """`auto` means bf16 autocast for convolutional networks on hardware with native bf16 (CUDA with bf16,
+    CPUs with AVX-512 BF16 or AMX through oneDNN), else fp32. Small MLPs stay fp32: casts cost more there."""
+    if precision != "auto":
+        return precision
+    if not conv:
+        return "fp32"
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
 def seed_everything(seed: int, *, deterministic: bool) -> None:
     torch.manual_seed(seed)
     if deterministic:
@@ -91,7 +105,8 @@ class Trainer:
         self.dist: Dist = init_from_env(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        if cfg.precision == "fp16" and self.device.type != "cuda":
+        self.precision = resolve_precision(cfg.precision, self.device, conv=objective.has_conv)
+        if self.precision == "fp16" and self.device.type != "cuda":
             raise UserError(f"precision fp16 needs a CUDA device; got {self.device.type} (use bf16 or fp32)")
         self.run_dir = None if out_dir is None else Path(out_dir)  # every rank reads checkpoints here
         self.out_dir = self.run_dir if self.dist.is_main else None  # rank 0 alone writes
@@ -132,7 +147,7 @@ class Trainer:
             )
             for opt in self.optimizers
         ]
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = (
             AveragedModel(self.objective, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
             if cfg.ema > 0
@@ -161,7 +176,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def autocast(self) -> contextlib.AbstractContextManager:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=dtype)
@@ -364,7 +379,7 @@ class Trainer:
             "steps": self.step,
             "epochs": self.cfg.epochs,
             "device": str(self.device),
-            "precision": self.cfg.precision,
+            "precision": self.precision,
             "world_size": self.dist.world_size,
             "metrics": metrics,
         }

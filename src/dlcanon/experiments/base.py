@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from matplotlib.figure import Figure
 
 from dlcanon.registry import EXPERIMENTS
@@ -40,3 +42,15 @@ ExperimentFn = Callable[[bool], Result]
 def experiment(name: str, *, tags: tuple[str, ...], claim: str) -> Callable[[ExperimentFn], ExperimentFn]:
     """Register `fn(quick: bool) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags)."""
     return EXPERIMENTS.register(name, tags=tags, claim=claim)
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the block on `n` intra-op threads. Tiny networks are faster on one thread: with a few thousand
+    multiply-adds per op, waking a second thread costs more than it saves, and far more on a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -8,7 +8,7 @@ import torch
 
 from dlcanon.config import TrainConfig
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.base import Result, Table, experiment, threads
 from dlcanon.models.mlp import ShallowNetwork
 from dlcanon.objectives.regressor import Regressor
 from dlcanon.plots import figure
@@ -87,7 +87,8 @@ def universal_approximation(quick: bool) -> Result:
             grid(dim, 201 if dim == 1 else 41),
         )  # test grid is finer
         train, test = Split(x, f(x)), Split(x_test, f(x_test))
-        errs = [fit_shallow(train, test, n, steps=steps) for n in widths]
+        with threads(1):
+            errs = [fit_shallow(train, test, n, steps=steps) for n in widths]
         curves[label] = errs
         rows += [[label, n, e["sup_error"], e["rmse"]] for n, e in zip(widths, errs, strict=True)]
     fig, axes = figure(2)
