@@ -189,3 +189,21 @@ def test_precision_auto_resolution():
     assert resolve_precision("auto", cpu, conv=False) == "fp32"
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert resolve_precision("auto", cpu, conv=True) == ("bf16" if native else "fp32")
+
+
+def test_label_smoothing_loss_formula():
+    torch.manual_seed(0)
+    objective = Classifier(nn.Linear(4, 3), label_smoothing=0.2)
+    x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 1, 0])
+    loss, _ = objective((x, y))
+    logp = torch.log_softmax(objective.network(x), 1)
+    q = torch.full((5, 3), 0.2 / 3)
+    q[torch.arange(5), y] += 0.8  # q = (1 − ε)·onehot + ε/C
+    assert torch.allclose(loss, -(q * logp).sum(1).mean())
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tiny_images):
+    eager = fit(mlp_classifier(), tiny_images, cfg(epochs=2))
+    compiled = fit(mlp_classifier(), tiny_images, cfg(epochs=2, compile=True))
+    assert compiled["metrics"]["test_loss"] == pytest.approx(eager["metrics"]["test_loss"], rel=1e-4)

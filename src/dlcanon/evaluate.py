@@ -10,7 +10,7 @@ import torch
 
 from dlcanon.data import DeviceLoader
 from dlcanon.runs import load_run
-from dlcanon.train import select_device
+from dlcanon.train import autocast, resolve_precision, select_device
 
 
 def evaluate_run(run_dir: Path, *, data: str | None = None, device: str = "auto") -> dict[str, Any]:
@@ -20,7 +20,8 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, device: str = "auto"
     test = bundle.test.to(dev)
     start = time.perf_counter()
     batches = DeviceLoader(test, cfg.eval_batch_size, shuffle=False, drop_last=False).epoch(0)
-    with torch.no_grad():
+    precision = resolve_precision(cfg.precision, dev, conv=objective.has_conv)  # as the run trained
+    with torch.no_grad(), autocast(precision, dev):
         metrics = objective.evaluate(batches)
     return {
         "model": cfg.model,

@@ -76,6 +76,12 @@ def resolve_precision(precision: str, device: torch.device, *, conv: bool) -> st
     return "fp32"
 
 
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context of a resolved precision (fp32: none)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
 def seed_everything(seed: int, *, deterministic: bool) -> None:
     torch.manual_seed(seed)
     if deterministic:
@@ -176,10 +182,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def autocast(self) -> contextlib.AbstractContextManager:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.precision, self.device)
 
     def batches(self, position: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """The endless batch stream from global batch `position` on: a pure function of (seed, position)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from dlcanon.models import lenet, mlp  # noqa: F401  (registrations)
+from dlcanon.models import lenet, mlp, vae  # noqa: F401  (registrations)
 from dlcanon.registry import MODELS
 
 
