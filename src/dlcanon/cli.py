@@ -191,18 +191,39 @@ def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run directory of a generative model.")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     out: Annotated[Path | None, typer.Option(help="PNG file for the grid.")] = None,
+    label: Annotated[int | None, typer.Option(help="Class of every sample (conditional models).")] = None,
+    truncation: Annotated[
+        float | None, typer.Option(help="Truncation ψ: w = w̄ + ψ(w − w̄) (StyleGAN; 1 = none).")
+    ] = None,
+    mixing: Annotated[bool, typer.Option("--mixing", help="Also write a style-mixing grid (StyleGAN).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Draw samples from a trained generative model into a PNG grid."""
+    """Draw samples from a trained generative model into a PNG grid (a scatter plot for 2-D points).
+
+    Latent-variable models (vae, cvae, nvae, ppca) also get reconstructions and a latent interpolation of test
+    images (SAMPLES-reconstructions.png, SAMPLES-interpolation.png).
+    """
     from dlcanon.runs import load_run
 
-    cfg, _, objective = load_run(run_dir)
+    cfg, bundle, objective = load_run(run_dir)
     if not hasattr(objective, "sample"):
         raise UserError(f"objective {cfg.objective!r} of {run_dir} does not sample; generative objectives do")
     from dlcanon.evaluate import save_samples
 
-    path = save_samples(objective, n, out or Path(run_dir) / "samples.png")
-    emit({"samples": str(path), "n": n}, as_json, lambda: typer.echo(f"wrote {path}"))
+    options = {k: v for k, v in {"label": label, "truncation": truncation}.items() if v is not None}
+    path = save_samples(objective, n, out or Path(run_dir) / "samples.png", **options)
+    result = {"samples": str(path), "n": n}
+    from dlcanon.latent_views import save_latent_views  # latent-variable models: reconstructions, interpolation
+
+    result.update(save_latent_views(objective, bundle.test, path, label=label))
+    if mixing:
+        if not hasattr(objective, "style_mixing"):
+            raise UserError(f"--mixing needs a style-based generator (stylegan); {cfg.model} has none")
+        from dlcanon.plots import save_image_grid
+
+        grid, nrow = objective.style_mixing()
+        result["mixing"] = str(save_image_grid(grid, path.with_name(path.stem + "-mixing.png"), nrow=nrow))
+    emit(result, as_json, lambda: typer.echo("wrote " + ", ".join(str(v) for k, v in result.items() if k != "n")))
 
 
 @app.command()
@@ -267,13 +288,62 @@ def reproduce(
 def bench(
     names: Annotated[list[str] | None, typer.Argument(help="Benchmarks (default: mnist5k).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Short budgets, for a smoke run.")] = False,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the tables as Markdown to this file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Benchmarks, side by side with a baseline in one run."""
-    from dlcanon.bench import run_benchmarks
+    from dlcanon import bench as benchmarks
 
-    results = run_benchmarks(names or ["mnist5k"], quick=quick)
-    emit(results, as_json, lambda: typer.echo(json.dumps(results, indent=2)))
+    results = benchmarks.run_benchmarks(names or ["mnist5k"], quick=quick)
+    if markdown is not None:
+        markdown.write_text(benchmarks.markdown(results))
+    emit(results, as_json, lambda: typer.echo(benchmarks.markdown(results)))
+
+
+check_app = typer.Typer(help="Measure properties of a model or a trained run.", no_args_is_help=True)
+app.add_typer(check_app, name="check")
+
+
+@check_app.command("equivariance")
+def check_equivariance(
+    target: Annotated[str, typer.Argument(help="A registered model name (fresh weights) or a run directory.")],
+    group: Annotated[str, typer.Option(help="shift (circular, 1-3 px), rot90 or rotation (15°..345°).")] = "shift",
+    data: Annotated[str | None, typer.Option(help="Image dataset whose test images are used.")] = None,
+    n: Annotated[int, typer.Option(help="Number of test images.")] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Equivariance error ‖f(Sx) − Sf(x)‖/‖f(x)‖ (spatial outputs), invariance error and prediction consistency."""
+    import torch
+
+    from dlcanon.metrics.equivariance import GROUPS, check
+
+    if group not in GROUPS:
+        raise UserError(f"--group must be one of {', '.join(GROUPS)}; got {group!r}")
+    if Path(target).is_dir():
+        from dlcanon.runs import load_run
+
+        cfg, bundle, objective = load_run(Path(target), data=data)
+        network, model, source = getattr(objective, "network", objective), cfg.model, "run"
+    else:
+        from dlcanon.data import load_data
+        from dlcanon.models import build_model
+        from dlcanon.registry import MODELS
+
+        bundle = load_data(data or MODELS.entry(target).meta.get("data", "mnist5k"))
+        torch.manual_seed(0)
+        network, model, source = build_model(target, bundle.input_shape, bundle.num_classes).eval(), target, "fresh"
+    if bundle.kind != "image":
+        raise UserError(f"check equivariance needs image data; {bundle.name} holds {bundle.kind}s")
+    result = {"model": model, "source": source, "data": bundle.name, "n": min(n, len(bundle.test))}
+    result.update(check(network, bundle.test.x[:n], group))
+
+    def render() -> None:
+        typer.echo(f"{model} ({source}) on {result['n']} {bundle.name} test images, group {group}:")
+        for key in ("equivariance_error", "invariance_error", "prediction_consistency"):
+            if key in result:
+                typer.echo(f"  mean {key.replace('_', ' ')}: {result[key]:.4g}")
+
+    emit(result, as_json, render)
 
 
 def main() -> None:
