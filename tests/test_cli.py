@@ -61,6 +61,9 @@ def test_convsize():
         (["train", "lenet5", "--data", "mnist:/nonexistent/folder"], "/nonexistent/folder"),
         (["eval", "/nonexistent/run"], "config.json"),
         (["list", "spaceships"], "list expects one of"),
+        (["train"], "Missing argument 'model'"),
+        (["train", "lenet5", "--epochs", "abc"], "Invalid value for '--epochs'"),
+        (["fly"], "No such command 'fly'"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle):

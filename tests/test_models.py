@@ -40,8 +40,27 @@ def test_shallow_network_is_one_hidden_sigmoid_layer():
     assert sum(isinstance(m, torch.nn.Sigmoid) for m in net.modules()) == 1
 
 
-@pytest.mark.parametrize("name", MODELS.names())
-def test_every_registered_model_builds_and_steps(name):
+def step_on_meta(name: str, shape: tuple[int, ...], classes: int) -> None:
+    """Forward and backward of a registered-shape (ImageNet) configuration on the meta device: every shape and
+    every gradient is computed, nothing is allocated."""
+    with torch.device("meta"):
+        net = build_model(name, shape, classes)
+        out = net(torch.empty(2, *shape))
+        loss = torch.nn.functional.cross_entropy(out, torch.zeros(2, dtype=torch.long))
+    loss.backward()
+    assert out.shape == (2, classes)
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in net.parameters())
+
+
+CLASSIFIERS = [e.name for e in MODELS if e.meta.get("objective", "classifier") in ("classifier", "classifier_aux")]
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)  # the other models step through their objectives: test_every_model.py
+def test_every_registered_classifier_builds_and_steps(name):
+    meta = MODELS.entry(name).meta
+    if "input_shape" in meta:  # the ImageNet configurations: too slow for a real step in the default suite
+        step_on_meta(name, tuple(meta["input_shape"]), meta["num_classes"])
+        return
     shape = (1, 28, 28)
     net = build_model(name, shape, 10)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)

@@ -50,9 +50,7 @@ def test_schedule_is_applied_per_step(tiny_images, tmp_path):
     fit(mlp_classifier(), tiny_images, cfg(epochs=5, schedule="cosine"), out_dir=tmp_path)
     lrs = [json.loads(line)["lr"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert lrs[0] == pytest.approx(0.01 * 0.5 * (1 + torch.cos(torch.tensor(torch.pi / 20)).item()))
-    assert lrs[-1] == pytest.approx(0.0, abs=1e-12) and all(
-        a >= b for a, b in itertools.pairwise(lrs)
-    )
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12) and all(a >= b for a, b in itertools.pairwise(lrs))
 
 
 def test_ema_weights_are_the_exponential_average(tiny_images):
@@ -129,9 +127,7 @@ class TwoPlayers(Objective):
 
 def test_declared_updates_run_in_order_with_their_optimisers(tiny_images):
     objective = TwoPlayers()
-    trainer = Trainer(
-        objective, tiny_images, cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=0.1), progress=False
-    )
+    trainer = Trainer(objective, tiny_images, cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=0.1), progress=False)
     assert trainer.steps_per_epoch == 1  # 4 batches per epoch, 4 batches per step
     trainer.fit()
     assert objective.seen == ["a", "a", "a", "b"]
@@ -207,3 +203,34 @@ def test_compiled_training_matches_eager(tiny_images):
     eager = fit(mlp_classifier(), tiny_images, cfg(epochs=2))
     compiled = fit(mlp_classifier(), tiny_images, cfg(epochs=2, compile=True))
     assert compiled["metrics"]["test_loss"] == pytest.approx(eager["metrics"]["test_loss"], rel=1e-4)
+
+
+class Coupled(Objective):
+    """Player b's loss (b − a)² also reaches a: its gradient must not leak into a's next step."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.zeros(())), nn.Parameter(torch.zeros(()))
+
+    def updates(self):
+        return [Update("a", [self.a]), Update("b", [self.b])]
+
+    def forward(self, batch, update="model"):
+        loss = (self.a - 1.0) ** 2 if update == "a" else (self.b - self.a - 1.0) ** 2
+        return loss, {"loss": loss.detach()}
+
+    def evaluate(self, batches):
+        return {}
+
+
+def test_one_players_gradients_do_not_leak_into_anothers_step(tiny_images):
+    objective = Coupled()
+    trainer = Trainer(
+        objective, tiny_images, cfg(epochs=1, batch_size=10, optimizer="sgd", momentum=0.0, lr=0.1), progress=False
+    )
+    trainer.fit()  # two steps of (a, then b)
+    a = b = 0.0
+    for _ in range(2):
+        a -= 0.1 * 2 * (a - 1.0)
+        b -= 0.1 * 2 * (b - a - 1.0)
+    assert objective.a.item() == pytest.approx(a) and objective.b.item() == pytest.approx(b)

@@ -324,6 +324,8 @@ def check_equivariance(
 
         cfg, bundle, objective = load_run(Path(target), data=data)
         network, model, source = getattr(objective, "network", objective), cfg.model, "run"
+    elif "/" in target:
+        raise UserError(f"{target} is not a run directory (a model name has no '/')")
     else:
         from dlcanon.data import load_data
         from dlcanon.models import build_model
@@ -361,12 +363,10 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors carry their own exit code and message
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: a missing argument, a value of the wrong type
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # empty when the help was shown for a bare `dlcanon`
+            typer.echo(f"error: {message} (see --help)", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))

@@ -34,10 +34,14 @@ def evaluate_run(run_dir: Path, *, data: str | None = None, device: str = "auto"
     }
 
 
-def save_samples(objective: Any, n: int, path: Path) -> Path:
-    """Draw `n` samples with `objective.sample(n)` and save them as an image grid."""
-    from dlcanon.plots import save_image_grid
+def save_samples(objective: Any, n: int, path: Path, **options: Any) -> Path:
+    """Draw `n` samples with `objective.sample(n, **options)`; save images as a grid, 2-D points as a scatter."""
+    from dlcanon.plots import figure, save_figure, save_image_grid
 
     with torch.no_grad():
-        images = objective.sample(n)
-    return save_image_grid(images, Path(path))
+        samples = objective.sample(n, **options)
+    if samples.dim() == 2 and samples.shape[1] == 2:
+        fig, (ax,) = figure()
+        ax.scatter(*samples.float().cpu().T, s=2)
+        return save_figure(fig, Path(path))
+    return save_image_grid(samples, Path(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ def default_config(model: str, **fields: Any) -> TrainConfig:
     entry = MODELS.entry(model)
     cfg = TrainConfig(model=model, data=entry.meta.get("data", "mnist5k"))
     for key, value in entry.meta.get("recipe", {}).items():
-        setattr(cfg, key, value)
+        setattr(cfg, key, copy.deepcopy(value))  # --set must never edit the registered recipe
     for key, value in fields.items():
         if value is not None:
             setattr(cfg, key, value)

@@ -289,13 +289,15 @@ class Trainer:
                 with self.autocast():
                     loss, values = self.runner(batch, update.name)
                 nonfinite |= ~torch.isfinite(loss.detach())
+                # every gradient is cleared, not only this player's: a generator loss back-propagates
+                # through the critic too, and those gradients must not leak into the critic's next step
+                self.objective.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 if self.cfg.grad_clip > 0:
                     self.scaler.unscale_(opt)
                     nn.utils.clip_grad_norm_(update.parameters, self.cfg.grad_clip)
                 self.scaler.step(opt)
                 self.scaler.update()
-                opt.zero_grad(set_to_none=True)
             prefix = "" if len(self.updates) == 1 else f"{update.name}_"
             logs.update({f"train_{prefix}{k}": v for k, v in values.items()})
         for sched in self.schedulers:

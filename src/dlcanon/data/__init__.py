@@ -1,6 +1,6 @@
 """The data layer: embedded datasets, on-disk formats, an on-device loader and batched augmentation."""
 
-from dlcanon.data import sources  # registers the embedded datasets in DATASETS
+from dlcanon.data import rotated, sources  # noqa: F401  (registers the embedded datasets in DATASETS)
 from dlcanon.data.api import load_data
 from dlcanon.data.augment import Augment
 from dlcanon.data.base import DataBundle, Split

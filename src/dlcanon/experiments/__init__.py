@@ -1,6 +1,34 @@
 """Experiments: each claim of the notes measured. Importing this package registers them all."""
 
-from dlcanon.experiments import conv_arithmetic, universal_approximation  # noqa: F401  (registrations)
+from dlcanon.experiments import (  # noqa: F401  (registrations)
+    activations,
+    antialiasing,
+    architecture_table,
+    augmentation,
+    batchnorm,
+    conv_arithmetic,
+    curse_of_dimensionality,
+    cvae_samples,
+    deformation,
+    depth_vs_width,
+    ensembles,
+    gan_images,
+    gan_toys,
+    gmm_clustering,
+    locality,
+    losses_robust,
+    nvae_vs_vae,
+    ppca_pca,
+    residual_learning,
+    rotation,
+    shift_equivariance,
+    siren_fit,
+    uat_dimension,
+    universal_approximation,
+    vae_beta,
+    vae_kl,
+    vae_mnist,
+)
 from dlcanon.experiments.base import Result, Table, experiment
 
 __all__ = ["Result", "Table", "experiment"]

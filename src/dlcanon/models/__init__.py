@@ -11,7 +11,26 @@ from typing import Any
 
 from torch import nn
 
-from dlcanon.models import lenet, mlp, vae  # noqa: F401  (registrations)
+from dlcanon.models import (  # noqa: F401  (registrations)
+    alexnet,
+    dcgan,
+    densenet,
+    gan,
+    gmm,
+    hnet,
+    inception,
+    lapgan,
+    lenet,
+    mlp,
+    nvae,
+    ppca,
+    progan,
+    resnet,
+    siren,
+    stylegan,
+    vae,
+    vgg,
+)
 from dlcanon.registry import MODELS
 
 

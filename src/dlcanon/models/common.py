@@ -6,12 +6,14 @@ The ImageNet configurations are registered with `IMAGENET` metadata: `input_shap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from torch import nn
 
 from dlcanon.nn.activations import activation as make_activation
+from dlcanon.registry import MODELS
 
 IMAGENET: dict[str, Any] = {
     "objective": "classifier",
@@ -20,6 +22,15 @@ IMAGENET: dict[str, Any] = {
     "num_classes": 1000,
 }
 SMALL: dict[str, Any] = {"objective": "classifier", "data": "mnist5k"}
+
+
+def variant(
+    name: str, builder: Callable[..., nn.Module], doc: str, *, tags: tuple[str, ...], meta: dict, **kwargs: Any
+) -> None:
+    """Register `partial(builder, **kwargs)` as model `name` with a one-line description `doc`."""
+    fn = partial(builder, **kwargs)
+    fn.__doc__ = doc
+    MODELS.add(name, fn, tags=tags, **meta)
 
 
 def conv_bn(
@@ -41,7 +52,9 @@ def conv_bn(
     k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     padding = (k[0] // 2, k[1] // 2) if padding is None else padding
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, k, stride=stride, padding=padding, bias=not batchnorm if bias is None else bias)
+        nn.Conv2d(
+            in_channels, out_channels, k, stride=stride, padding=padding, bias=not batchnorm if bias is None else bias
+        )
     ]
     if batchnorm:
         layers.append(nn.BatchNorm2d(out_channels, eps=eps))

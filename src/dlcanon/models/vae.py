@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dlcanon.errors import UserError
 from dlcanon.models.mlp import MLP
 from dlcanon.registry import MODELS
 
@@ -128,7 +129,7 @@ def _conditioning(conditional: bool, num_classes: int | None) -> int:
     if not conditional:
         return 0
     if not num_classes:
-        raise ValueError("a conditional VAE needs labelled data with num_classes > 0")
+        raise UserError("a conditional VAE needs labelled data with num_classes > 0")
     return num_classes
 
 
@@ -160,21 +161,21 @@ def build_conv_vae(
 ) -> VAENetwork:
     """Convolutional VAE for images whose sides are divisible by 4 (28×28, 8×8)."""
     if len(input_shape) != 3 or input_shape[1] % 4 or input_shape[2] % 4:
-        raise ValueError(f"vae_conv needs (C, H, W) images with H, W divisible by 4; got {input_shape}")
+        raise UserError(f"vae_conv needs (C, H, W) images with H, W divisible by 4; got {input_shape}")
     cond = _conditioning(conditional, num_classes)
     encoder = ConvEncoder(input_shape, latent_dim, channels=tuple(channels), cond=cond)
     decoder = ConvDecoder(latent_dim, input_shape, channels=tuple(channels), cond=cond)
     return VAENetwork(encoder, decoder, shape=input_shape, latent_dim=latent_dim, num_classes=cond)
 
 
-# Recipes: Adam at 1e-3 (Kingma & Welling used Adagrad; Adam is today's default), 30 epochs of mnist5k
-# (≈ 940 steps) — about a minute on two CPU cores for the MLP.
-_RECIPE = {"epochs": 30, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "eval_every": 10}
+# Recipes: Adam at 10⁻³ (Kingma & Welling used Adagrad; Adam is today's default); 100 epochs of mnist5k
+# (3,100 steps, about 40 s on two CPU cores for the MLP, where the test ELBO stops improving), 30 for the conv net.
+_RECIPE = {"epochs": 100, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "eval_every": 25}
 
 MODELS.register("vae", tags=("G3",), objective="vae", data="mnist5k", recipe=_RECIPE)(build_mlp_vae)
-MODELS.register("vae_conv", tags=("G3",), objective="vae", data="mnist5k", recipe=dict(_RECIPE, epochs=15))(
-    build_conv_vae
-)
+MODELS.register(
+    "vae_conv", tags=("G3",), objective="vae", data="mnist5k", recipe=dict(_RECIPE, epochs=30, eval_every=10)
+)(build_conv_vae)
 
 
 @MODELS.register("cvae", tags=("G4",), objective="cvae", data="mnist5k", recipe=_RECIPE)

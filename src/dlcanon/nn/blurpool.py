@@ -105,8 +105,10 @@ def _max(layer: nn.MaxPool2d, m: int, pad_mode: str) -> nn.Module | None:
         return None
     if layer.ceil_mode:
         raise ValueError("a ceil_mode max-pool has no anti-aliased twin of the same output size")
-    k, p, d = (_square(v, n) for v, n in ((layer.kernel_size, "kernels"), (layer.padding, "paddings"),
-                                          (layer.dilation, "dilations")))
+    k, p, d = (
+        _square(v, n)
+        for v, n in ((layer.kernel_size, "kernels"), (layer.padding, "paddings"), (layer.dilation, "dilations"))
+    )
     return MaxBlurPool2d(k, stride, padding=p, dilation=d, filter_size=m, pad_mode=pad_mode)
 
 

@@ -1,6 +1,16 @@
 """Objectives: each owns its loss, its updates and its evaluation; importing registers them."""
 
-from dlcanon.objectives import classifier, regressor, vae  # noqa: F401  (registrations)
+from dlcanon.objectives import (  # noqa: F401  (registrations)
+    auxiliary,
+    classifier,
+    gan,
+    gmm,
+    nvae,
+    ppca,
+    regressor,
+    siamese,
+    vae,
+)
 from dlcanon.objectives.base import Batch, Objective, Update
 
 __all__ = ["Batch", "Objective", "Update"]

@@ -11,7 +11,7 @@ see `dlcanon.losses.kl_normal`) or the one-sample estimate log q(z|x) − log p(
 ELBO; KL annealing (Bowman et al., 2016) ramps β linearly from 0 to its value over `anneal_steps` steps.
 
 Decoders: Bernoulli on binarised pixels, re-binarised x ~ Bern(pixel) at every batch (dynamic binarisation,
-as Burda et al., 2016), or Gaussian N(x; sigmoid(G_θ(z)), diag σ²) on dequantised pixels, σ² learned (one
+as Burda et al., 2016), or Gaussian N(x; G_θ(z), diag σ²) on dequantised pixels, σ² learned (one
 value per pixel, shared across samples) or fixed. The conditional VAE (Sohn, Lee & Yan, 2015) maximises
 the same bound of log p(x|y) with y fed to encoder and decoder, and samples a chosen class.
 """
@@ -43,8 +43,20 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 def kl_weight(step: int, beta: float, anneal_steps: int) -> float:
-    """β_t = β·min(1, t/anneal_steps): linear KL annealing from 0 (Bowman et al., 2016); β when anneal_steps = 0."""
+    """β_t = β·min(1, t/anneal_steps): KL annealing from 0 (Bowman et al., 2016, used a logistic ramp; the linear
+    ramp is the common simplification); β itself when anneal_steps = 0."""
     return beta if anneal_steps <= 0 else beta * min(1.0, step / anneal_steps)
+
+
+def lerp(za: Tensor, zb: Tensor, steps: int) -> Tensor:
+    """(1 − t)·z_a + t·z_b for t = 0 … 1 in `steps`: pairs (P, …) → (P·steps, …), each pair's path in turn."""
+    t = torch.linspace(0, 1, steps, device=za.device).view(1, steps, *[1] * (za.dim() - 1))
+    return ((1 - t) * za[:, None] + t * zb[:, None]).flatten(0, 1)
+
+
+def full(t: Tensor) -> Tensor:
+    """float32 for half-precision tensors (log-likelihoods under autocast), any other float dtype kept."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) or not t.is_floating_point() else t
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -57,9 +69,11 @@ class VAE(Objective):
     """β-VAE objective on a `VAENetwork` (`encode(x, y) -> (μ, log σ²)`, `decode(z, y) -> pixel parameters`).
 
     Every weight is a field with the paper's default: beta = 1 (the ELBO), anneal_steps = 0 (no annealing).
+    `sigma` (the Gaussian decoder's fixed σ, or the start of a learned one) has no paper default: 0.1. `levels`
+    (grid levels of the data, for dequantisation and bits/dim) is found from the training split when None.
     `evaluate` reports the ELBO and its parts, the IWAE_k NLL bound and bits per dimension (see
-    `dlcanon.metrics.likelihood`); noise there comes from a generator seeded by `eval_seed`, so a run's
-    evaluation is repeatable.
+    `dlcanon.metrics.likelihood`), drawing its noise from the global generator forked and seeded with
+    `eval_seed`, so a run's evaluation is repeatable and training's random stream is left as it was.
     """
 
     def __init__(
@@ -83,7 +97,9 @@ class VAE(Objective):
         self.kl = _choice("kl", kl, ("analytic", "mc"))
         self.variance = _choice("variance", variance, ("learned", "fixed"))
         if beta < 0 or sigma <= 0 or iwae_k < 1 or iwae_batch < 1:
-            raise UserError(f"need beta ≥ 0, sigma > 0, iwae_k ≥ 1, iwae_batch ≥ 1; got {beta}, {sigma}, {iwae_k}")
+            raise UserError(
+                f"need beta ≥ 0, sigma > 0, iwae_k ≥ 1, iwae_batch ≥ 1; got {beta}, {sigma}, {iwae_k}, {iwae_batch}"
+            )
         self.beta, self.anneal_steps = float(beta), int(anneal_steps)
         self.iwae_k, self.iwae_batch, self.eval_seed = iwae_k, iwae_batch, eval_seed
         self.levels_arg = levels
@@ -114,7 +130,7 @@ class VAE(Objective):
     def observe(self, x: Tensor) -> Tensor:
         """What the likelihood models: Bernoulli draws of the pixels (fresh at every call: dynamic
         binarisation) or dequantised pixels (k + u)/L for a Gaussian on discrete data."""
-        x = x.float()
+        x = full(x)
         if self.likelihood == "bernoulli":
             return torch.bernoulli(x.clamp(0, 1))
         levels = int(self.levels)
@@ -124,12 +140,12 @@ class VAE(Objective):
         """log p_θ(x|z) summed over pixels: (N, C, H, W) × (N, C, H, W) → (N,)."""
         event = len(self.shape)
         if self.likelihood == "bernoulli":
-            return log_bernoulli(x, params.float(), event_dims=event)
-        return log_normal(x, torch.sigmoid(params.float()), self.logvar_x.float(), event_dims=event)
+            return log_bernoulli(x, full(params), event_dims=event)
+        return log_normal(x, full(params), full(self.logvar_x), event_dims=event)
 
     def mean(self, params: Tensor) -> Tensor:
-        """E[x|z] ∈ [0, 1]: the pixel probabilities or the Gaussian means."""
-        return torch.sigmoid(params.float())
+        """E[x|z]: the pixel probabilities σ(ℓ) (Bernoulli) or the Gaussian means G_θ(z)."""
+        return torch.sigmoid(full(params)) if self.likelihood == "bernoulli" else full(params)
 
     def condition(self, y: Tensor | None) -> Tensor | None:
         return None
@@ -139,7 +155,7 @@ class VAE(Objective):
         x, y = batch
         x, y = self.observe(x), self.condition(y)
         mu, logvar = self.network.encode(x, y)  # (N, d) each
-        mu, logvar = mu.float(), logvar.float()
+        mu, logvar = full(mu), full(logvar)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparametrisation
         log_px = self.log_px(x, self.network.decode(z, y))  # (N,)
         kl = kl_normal(mu, logvar) if self.kl == "analytic" else kl_monte_carlo(z, mu, logvar)
@@ -154,12 +170,12 @@ class VAE(Objective):
     def importance_terms(self, x: Tensor, y: Tensor | None) -> Callable[[int], tuple[Tensor, Tensor, Tensor]]:
         """c ↦ (log w, log p(x|z), KL), each (c, N), for c samples z ~ q(z|x): log w = log p(x|z) + log p(z) −
         log q(z|x); KL is the analytic KL of q (the same for every sample here)."""
-        mu, logvar = (t.float() for t in self.network.encode(x, y))  # (N, d), computed once per batch
+        mu, logvar = (full(t) for t in self.network.encode(x, y))  # (N, d), computed once per batch
         kl = kl_normal(mu, logvar)  # (N,)
         n = x.shape[0]
 
         def draw(c: int) -> tuple[Tensor, Tensor, Tensor]:
-            z = mu + torch.exp(0.5 * logvar) * torch.randn(c, *mu.shape, device=mu.device)  # (c, N, d)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(c, *mu.shape, device=mu.device, dtype=mu.dtype)  # (c, N, d)
             yc = None if y is None else y.repeat(c)
             params = self.network.decode(z.flatten(0, 1), yc)  # (c·N, C, H, W)
             log_px = self.log_px(x.repeat(c, *[1] * (x.dim() - 1)), params).view(c, n)
@@ -211,7 +227,7 @@ class VAE(Objective):
 
     def latents(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The posterior mean μ_φ(x), (N, d)."""
-        return self.network.encode(x.float(), self.condition(y))[0]
+        return self.network.encode(full(x), self.condition(y))[0]
 
     def decode_mean(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.mean(self.network.decode(z, self.condition(y)))
@@ -231,9 +247,7 @@ class VAE(Objective):
     @torch.no_grad()
     def interpolate(self, xa: Tensor, xb: Tensor, steps: int = 8, y: Tensor | None = None) -> Tensor:
         """Decode (1 − t)·μ(x_a) + t·μ(x_b) for t = 0 … 1 in `steps`: pairs (P, …) → (P·steps, C, H, W), row-wise."""
-        za, zb = self.latents(xa, y), self.latents(xb, y)
-        t = torch.linspace(0, 1, steps, device=za.device).view(1, steps, 1)
-        z = ((1 - t) * za[:, None] + t * zb[:, None]).flatten(0, 1)  # (P·steps, d)
+        z = lerp(self.latents(xa, y), self.latents(xb, y), steps)  # (P·steps, d)
         return self.decode_mean(z, None if y is None else y.repeat_interleave(steps))
 
 

@@ -1,0 +1,71 @@
+"""C2: averaging the softmaxes of k independently trained networks beats one network (Krizhevsky et al. 2012)."""
+
+from __future__ import annotations
+
+import torch
+
+from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.classification import build, dataset, evaluate, recipe, train
+from dlcanon.models.alexnet import Ensemble
+from dlcanon.plots import figure
+
+QUICK = {"model": "alexnet_small", "k": 5, "n_train": 1000, "epochs": 4}
+FULL = {"model": "alexnet_small", "k": 7, "n_train": None, "epochs": 8}
+
+
+def ensemble_runs(*, model: str, k: int, n_train: int | None, epochs: int) -> list[dict[str, float]]:
+    """Train `k` members (seeds 0..k−1: initialisation, data order, dropout) and evaluate, for each size
+    j = 1..k, the ensemble of the first j members and the mean of those members alone."""
+    data = dataset("mnist5k", n_train=n_train)
+    members, alone = [], []
+    with threads(1):
+        for seed in range(k):
+            torch.manual_seed(seed)
+            net = build(model, data)
+            train(net, data, recipe(epochs=epochs, batch_size=32, lr=1e-3, seed=seed))
+            members.append(net.eval())
+            alone.append(evaluate(net, data.test))
+        rows = []
+        for j in range(1, k + 1):
+            both = evaluate(Ensemble(members[:j]), data.test)
+            mean_acc = sum(a["accuracy"] for a in alone[:j]) / j
+            rows.append({"k": j, "accuracy": both["accuracy"], "nll": both["loss"], "member_accuracy": mean_acc})
+    return rows
+
+
+@experiment(
+    "ensembles",
+    tags=("C2",),
+    claim="An ensemble that averages the class probabilities of k independently trained networks is more "
+    "accurate (and better calibrated) than its members on their own.",
+)
+def ensembles(quick: bool) -> Result:
+    """Test accuracy and NLL of ensembles of 1..k small AlexNets on mnist5k against their members' mean."""
+    s = QUICK if quick else FULL
+    rows = ensemble_runs(**s)
+    fig, axes = figure(2)
+    ks = [r["k"] for r in rows]
+    axes[0].plot(ks, [r["accuracy"] for r in rows], "o-", label="ensemble")
+    axes[0].plot(ks, [r["member_accuracy"] for r in rows], "s--", label="members, mean")
+    axes[1].plot(ks, [r["nll"] for r in rows], "o-")
+    axes[0].set(xlabel="members k", ylabel="test accuracy", title="Accuracy")
+    axes[1].set(xlabel="members k", ylabel="test NLL (nats)", title="Negative log-likelihood")
+    axes[0].legend(fontsize=7)
+    one, many = rows[0], rows[-1]
+    subset = f"{s['n_train'] or 4000} mnist5k images, {s['epochs']} epochs"
+    return Result(
+        verdict=f"{s['model']} ({subset}): one network {one['accuracy']:.1%} (NLL {one['nll']:.3f}); ensemble of "
+        f"{many['k']} {many['accuracy']:.1%} (NLL {many['nll']:.3f}) against its members' mean "
+        f"{many['member_accuracy']:.1%}.",
+        holds=many["accuracy"] > many["member_accuracy"] and many["nll"] < one["nll"],
+        tables=[
+            Table(
+                f"Ensembles of {s['model']} ({subset})",
+                ["k", "ensemble accuracy", "ensemble NLL", "members' mean accuracy"],
+                [[r["k"], round(r["accuracy"], 4), round(r["nll"], 4), round(r["member_accuracy"], 4)] for r in rows],
+            )
+        ],
+        figures={"ensemble_size": fig},
+        captions={"ensemble_size": "Accuracy and NLL of the average of the first k members' softmaxes."},
+        numbers={"rows": rows},
+    )

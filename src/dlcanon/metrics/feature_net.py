@@ -1,0 +1,70 @@
+"""The small classifiers whose features the Fréchet distance and precision/recall are measured in.
+
+One architecture for 1-channel digits of any size ≥ 8: conv 3×3 (16) → ReLU → max-pool 2 → conv 3×3 (32)
+→ ReLU → max-pool 2 → adaptive average pool to 4×4 → linear 512 → 64 → ReLU (the features, (N, 64)) →
+linear 64 → 10 (the logits). dlcanon ships its weights for `mnist5k` and `digits` in `dlcanon/assets/`
+(`feature_<data>.pt`, a state dict loaded with `weights_only=True`, and `feature_<data>.json` with the
+test accuracy they reached), made by `python -m dlcanon.metrics.train_feature_net` (seeded, CPU, fp32).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import torch
+from torch import Tensor, nn
+
+FEATURES = 64
+SHIPPED = {(1, 28, 28): "mnist5k", (1, 8, 8): "digits"}
+
+
+class FeatureNet(nn.Module):
+    """`features(x)` (N, 64) and `forward(x)` logits (N, num_classes) of images (N, 1, H, W) in [0, 1]."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(32 * 16, FEATURES),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(FEATURES, num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+def asset(name: str):
+    return resources.files("dlcanon") / "assets" / name
+
+
+def recorded(data: str) -> dict:
+    """The record written next to the weights: dataset, test accuracy, epochs, seed, command."""
+    return json.loads(asset(f"feature_{data}.json").read_text())
+
+
+@cache
+def load_feature_net(data: str) -> FeatureNet:
+    """The shipped metric classifier of `data` (mnist5k or digits), in eval mode, on the CPU."""
+    net = FeatureNet()
+    with asset(f"feature_{data}.pt").open("rb") as f:
+        net.load_state_dict(torch.load(f, map_location="cpu", weights_only=True))
+    return net.eval().requires_grad_(False)
+
+
+def feature_net_for(shape: tuple[int, ...]) -> FeatureNet | None:
+    """The shipped classifier for samples of `shape`, or None when dlcanon ships none for it."""
+    data = SHIPPED.get(tuple(shape))
+    return None if data is None else load_feature_net(data)

@@ -1,0 +1,128 @@
+"""LAPGAN (Denton, Chintala, Szlam & Fergus, 2015): a Laplacian pyramid of conditional GANs.
+
+Pyramid of an image I (sides s₀·2^k, k = n..0, e.g. 7, 14, 28): l_n = down^n(I) and the band-pass
+residuals h_k = l_k − up(l_{k+1}), with down = 2×2 average pooling and up = bilinear up-sampling.
+- The coarsest generator G_n maps z to an s₀×s₀ image; each finer generator G_k maps [up(l_{k+1}), ε_k]
+  (a noise plane per pixel) to a residual h̃_k, so l̃_k = up(l_{k+1}) + h̃_k.
+- Each discriminator D_k scores the pair (l_k, up(l_{k+1})), conditioned on the coarser image; D_n scores l_n.
+- Training: every scale is trained at once on the real pyramid, G_k conditioned on the real l_{k+1}
+  (`training_fakes`); `discriminate` returns one score per scale (N, n + 1) and the GAN loss averages them.
+- Sampling chains the scales: l̃_n = G_n(z), then l̃_k = up(l̃_{k+1}) + G_k(up(l̃_{k+1}), ε_k) up to the data size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dlcanon.models.dcgan import halvings
+from dlcanon.models.gan import GANNetwork
+from dlcanon.registry import MODELS
+
+
+def up(x: Tensor) -> Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def pyramid(x: Tensor, levels: int) -> list[Tensor]:
+    """Low-pass images [l_0 = x, l_1, …, l_levels], each half the side of the previous."""
+    out = [x]
+    for _ in range(levels):
+        out.append(F.avg_pool2d(out[-1], 2))
+    return out
+
+
+def conv_net(in_channels: int, out_channels: int, width: int) -> nn.Sequential:
+    """Three same-padded 3×3 convolutions with ReLU between them (a per-scale network)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, out_channels, 3, padding=1),
+    )
+
+
+class ScaleCritic(nn.Module):
+    """D_k: convs on [l_k, up(l_{k+1})] (or l_n alone), global average, a linear score."""
+
+    def __init__(self, in_channels: int, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(2),
+        )
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N,)
+        h = self.body(x)
+        return self.head(h.mean(2)).squeeze(1)
+
+
+class LAPGAN(GANNetwork):
+    """Generators `generator[k]` and discriminators `discriminator[k]`, k = 0 (finest) … n (coarsest)."""
+
+    def __init__(self, shape: tuple[int, ...], *, latent_dim: int, width: int, data_classes: int) -> None:
+        levels, s0 = halvings(shape[-1])
+        c = shape[0]
+        generators = [conv_net(c + 1, c, width) for _ in range(levels)]
+        coarse = nn.Sequential(nn.Linear(latent_dim, 4 * width), nn.ReLU(), nn.Linear(4 * width, c * s0 * s0))
+        critics = [ScaleCritic(2 * c, width) for _ in range(levels)] + [ScaleCritic(c, width)]
+        super().__init__(
+            nn.ModuleList([*generators, coarse]),
+            nn.ModuleList(critics),
+            latent_dim=latent_dim,
+            shape=shape,
+            data_classes=data_classes,
+        )
+        self.levels, self.s0 = levels, s0
+
+    def coarse(self, z: Tensor) -> Tensor:
+        return torch.tanh(self.generator[self.levels](z)).view(-1, self.shape[0], self.s0, self.s0)
+
+    def refine(self, k: int, low: Tensor) -> Tensor:
+        """l̃_k = up(l_{k+1}) + G_k(up(l_{k+1}), ε)."""
+        base = up(low)
+        noise = torch.randn_like(base[:, :1])
+        return base + self.generator[k](torch.cat([base, noise], 1))
+
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        image = self.coarse(z)
+        for k in range(self.levels - 1, -1, -1):
+            image = self.refine(k, image)
+        return image
+
+    def training_fakes(self, real: Tensor, z: Tensor, y: Tensor | None = None) -> list[Tensor]:
+        """What each discriminator sees of the fakes: [l̃_k, up(l_{k+1})] from the real l_{k+1}, and G_n(z)."""
+        lows = pyramid(real, self.levels)
+        pairs = [torch.cat([self.refine(k, lows[k + 1]), up(lows[k + 1])], 1) for k in range(self.levels)]
+        return [*pairs, self.coarse(z)]
+
+    def real_inputs(self, x: Tensor) -> list[Tensor]:
+        """What each discriminator sees of real images: [l_k, up(l_{k+1})], and l_n."""
+        lows = pyramid(x, self.levels)
+        return [torch.cat([lows[k], up(lows[k + 1])], 1) for k in range(self.levels)] + [lows[self.levels]]
+
+    def discriminate(self, x: Tensor | list[Tensor], y: Tensor | None = None) -> Tensor:  # -> (N, levels + 1)
+        inputs = self.real_inputs(x) if isinstance(x, Tensor) else x
+        return torch.stack([d(v) for d, v in zip(self.discriminator, inputs, strict=True)], 1)
+
+
+@MODELS.register(
+    "lapgan",
+    tags=("G10",),
+    objective="gan",
+    data="mnist5k",
+    recipe={"epochs": 10, "batch_size": 64, "eval_every": 0, "log_every": 50},
+)
+def build_lapgan(
+    input_shape: tuple[int, ...], num_classes: int | None, *, latent_dim: int = 64, width: int = 32
+) -> LAPGAN:
+    """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k)."""
+    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+        raise ValueError(f"lapgan needs square (C, H, W) images; got {input_shape}")
+    return LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)

@@ -1,0 +1,159 @@
+"""StyleGAN (Karras, Laine & Aila, 2019), with StyleGAN2's weight modulation/demodulation and skip outputs.
+
+- Mapping network f: z → w, z pixel-normed, 4 equalised-lr linear layers with LeakyReLU(0.2) (paper: 8).
+- Synthesis starts from a learned constant (C, s₀, s₀) and at each of its L convolutions reads its own style
+  s = A(w) (an affine map, bias 1). Modulation and demodulation (Karras et al., 2020) replace AdaIN:
+  w'_{oik} = s_i·w_{oik}, w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), one grouped convolution per batch.
+  After each convolution: per-pixel noise B·ε, ε ~ N(0, 1) one map per sample, with a learned per-channel
+  scale B (initialised 0); bias; LeakyReLU(0.2). Each resolution adds a modulated 1×1 toRGB (no
+  demodulation) to the up-sampled running image.
+- Style mixing regularisation: with probability `mixing` a training sample uses w₁ for the layers before a
+  random crossover and w₂ after it. `mix(z_a, z_b)` generates with z_a's styles at the coarse half.
+- Truncation: w ← w̄ + ψ(w − w̄), w̄ the running mean of w over training (decay 0.995).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dlcanon.models.dcgan import dc_discriminator_body, halvings
+from dlcanon.models.gan import Critic, GANNetwork
+from dlcanon.models.progan import EqualizedLinear, act, pixel_norm
+from dlcanon.registry import MODELS
+
+
+class ModulatedConv2d(nn.Module):
+    """k×k convolution whose input channels are scaled per sample by the style s = A(w) (N, in)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, w_dim: int, *, demodulate: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel, kernel))
+        self.scale = 1 / math.sqrt(in_channels * kernel * kernel)
+        self.affine = EqualizedLinear(w_dim, in_channels, gain=1.0, bias_init=1.0)
+        self.demodulate, self.padding = demodulate, kernel // 2
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:  # (N, in, H, W), (N, w_dim) -> (N, out, H, W)
+        n, c, h, wd = x.shape
+        s = self.affine(w)  # (N, in)
+        weight = self.scale * self.weight.unsqueeze(0) * s[:, None, :, None, None]  # (N, out, in, k, k)
+        if self.demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum((2, 3, 4), keepdim=True) + 1e-8)
+        out = F.conv2d(x.reshape(1, n * c, h, wd), weight.flatten(0, 1), padding=self.padding, groups=n)
+        return out.view(n, -1, h, wd)
+
+
+class StyleLayer(nn.Module):
+    """Modulated conv → noise B·ε → bias → LeakyReLU(0.2)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim)
+        self.noise_strength = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+        x = self.conv(x, w)
+        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        return act(x + self.noise_strength * noise + self.bias.view(1, -1, 1, 1))
+
+
+class StyleGenerator(nn.Module):
+    """(N, L, w_dim) per-layer styles → image; `layers` = L = 1 + 2n style inputs for n up-samplings."""
+
+    def __init__(self, shape: tuple[int, ...], *, width: int, w_dim: int) -> None:
+        super().__init__()
+        n, s0 = halvings(shape[-1])
+        self.const = nn.Parameter(torch.randn(1, width, s0, s0))
+        self.convs = nn.ModuleList([StyleLayer(width, width, w_dim)])
+        self.to_rgb = nn.ModuleList([ModulatedConv2d(width, shape[0], 1, w_dim, demodulate=False)])
+        for _ in range(n):
+            self.convs.extend([StyleLayer(width, width, w_dim), StyleLayer(width, width, w_dim)])
+            self.to_rgb.append(ModulatedConv2d(width, shape[0], 1, w_dim, demodulate=False))
+        self.layers = len(self.convs)
+
+    def forward(self, ws: Tensor) -> Tensor:
+        x = self.convs[0](self.const.expand(ws.shape[0], -1, -1, -1), ws[:, 0])
+        image = self.to_rgb[0](x, ws[:, 0])
+        for i in range(1, len(self.to_rgb)):
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            x = self.convs[2 * i](self.convs[2 * i - 1](x, ws[:, 2 * i - 1]), ws[:, 2 * i])
+            image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
+            image = image + self.to_rgb[i](x, ws[:, 2 * i])
+        return image
+
+
+class StyleNetworks(nn.Module):
+    """The generator half: mapping network and synthesis; `forward(z)` applies mixing in training mode."""
+
+    def __init__(self, latent_dim: int, shape: tuple[int, ...], *, width: int, mapping_layers: int, mixing: float):
+        super().__init__()
+        self.mapping = nn.Sequential(*(EqualizedLinear(latent_dim, latent_dim) for _ in range(mapping_layers)))
+        self.synthesis = StyleGenerator(shape, width=width, w_dim=latent_dim)
+        self.mixing = mixing
+        self.register_buffer("w_avg", torch.zeros(latent_dim))
+
+    def map(self, z: Tensor) -> Tensor:
+        w = pixel_norm(z)
+        for layer in self.mapping:
+            w = act(layer(w))
+        return w
+
+    def forward(self, z: Tensor, *, truncation: float = 1.0) -> Tensor:  # (N, d) -> images
+        w = self.map(z)
+        if self.training:
+            with torch.no_grad():
+                self.w_avg.lerp_(w.detach().float().mean(0), 0.005)
+        if truncation != 1.0:
+            w = (self.w_avg + truncation * (w.float() - self.w_avg)).to(w.dtype)
+        ws = w.unsqueeze(1).repeat(1, self.synthesis.layers, 1)
+        if self.training and self.mixing > 0 and torch.rand(()) < self.mixing:
+            w2 = self.map(torch.randn_like(z))
+            cut = int(torch.randint(1, self.synthesis.layers, ()))
+            ws[:, cut:] = w2.unsqueeze(1)
+        return self.synthesis(ws)
+
+
+class StyleGAN(GANNetwork):
+    """A `GANNetwork` with a style-based generator; `generate(z, truncation=ψ)` and `mix(z_a, z_b)`."""
+
+    def generate(self, z: Tensor, y: Tensor | None = None, *, truncation: float = 1.0) -> Tensor:
+        return self.generator(z, truncation=truncation).view(-1, *self.shape)
+
+    def mix(self, z_coarse: Tensor, z_fine: Tensor, *, crossover: int | None = None) -> Tensor:
+        """Images with z_coarse's styles before layer `crossover` (default: half) and z_fine's after it."""
+        g = self.generator
+        layers = g.synthesis.layers
+        cut = layers // 2 if crossover is None else crossover
+        ws = g.map(z_coarse).unsqueeze(1).repeat(1, layers, 1)
+        ws[:, cut:] = g.map(z_fine).unsqueeze(1)
+        return g.synthesis(ws)
+
+
+@MODELS.register(
+    "stylegan",
+    tags=("G12",),
+    objective="gan",
+    data="mnist5k",
+    recipe={"epochs": 10, "batch_size": 64, "eval_every": 0, "log_every": 50},
+)
+def build_stylegan(
+    input_shape: tuple[int, ...],
+    num_classes: int | None,
+    *,
+    latent_dim: int = 64,
+    width: int = 32,
+    mapping_layers: int = 4,
+    mixing: float = 0.9,
+) -> StyleGAN:
+    """Small StyleGAN (mapping 4×64, width 32, mod/demod, noise, mixing 0.9) with a DCGAN discriminator."""
+    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+        raise ValueError(f"stylegan needs square (C, H, W) images; got {input_shape}")
+    generator = StyleNetworks(latent_dim, input_shape, width=width, mapping_layers=mapping_layers, mixing=mixing)
+    body, features = dc_discriminator_body(input_shape, width=width)
+    return StyleGAN(
+        generator, Critic(body, features), latent_dim=latent_dim, shape=input_shape, data_classes=num_classes or 0
+    )

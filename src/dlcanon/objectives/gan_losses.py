@@ -1,0 +1,87 @@
+"""Pure GAN losses on critic outputs (logits or scores), the gradient penalty and the optimal discriminator.
+
+With D(x) = σ(d(x)) for a logit d, log D = −softplus(−d) and log(1 − D) = −softplus(d), stable for any d.
+
+- Minimax value (Goodfellow et al., 2014): V(D, G) = E_x[log D(x)] + E_z[log(1 − D(G(z)))]; D ascends V,
+  G descends it. For fixed G the optimal discriminator is D*(x) = p_data(x)/(p_data(x) + p_θ(x)) and
+  V(D*, G) = 2·JS(p_data ‖ p_θ) − 2 log 2.
+- Non-saturating generator loss (same paper, §3): G minimises −E_z[log D(G(z))], whose gradient does not
+  vanish when D confidently rejects early samples.
+- Wasserstein (Arjovsky, Chintala & Bottou, 2017): the critic f maximises E_x[f(x)] − E_z[f(G(z))] over
+  1-Lipschitz f (approximated by clipping weights to [−c, c]); G minimises −E_z[f(G(z))].
+- Gradient penalty (Gulrajani et al., 2017): λ·E_x̂[(‖∇_x̂ f(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1]
+  drawn per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """−V(D, G) = E[softplus(−d(x))] + E[softplus(d(G(z)))]: the discriminator's minimised loss."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def minimax_generator_loss(fake: Tensor) -> Tensor:
+    """E_z[log(1 − D(G(z)))] = −E[softplus(d(G(z)))]: the part of V that G minimises (it saturates)."""
+    return -F.softplus(fake).mean()
+
+
+def nonsaturating_generator_loss(fake: Tensor) -> Tensor:
+    """−E_z[log D(G(z))] = E[softplus(−d(G(z)))]."""
+    return F.softplus(-fake).mean()
+
+
+def wasserstein_critic_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """−(E[f(x)] − E[f(G(z))]): minimised by the critic; its negative estimates W₁ for a 1-Lipschitz f."""
+    return fake.mean() - real.mean()
+
+
+def wasserstein_generator_loss(fake: Tensor) -> Tensor:
+    """−E_z[f(G(z))]."""
+    return -fake.mean()
+
+
+def interpolates(real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    """x̂ = εx + (1 − ε)x̃ with one ε ~ U[0, 1] per sample, broadcast over the sample's other dims."""
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, generator=generator)
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], points: Tensor, *, target: float = 1.0) -> Tensor:
+    """E_x̂[(‖∇_x̂ f(x̂)‖₂ − target)²] over the rows of `points` (N, ...); differentiable (create_graph)."""
+    points = points.detach().requires_grad_(True)
+    scores = critic(points)
+    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - target).pow(2).mean()
+
+
+def optimal_discriminator(p_data: Tensor, p_model: Tensor) -> Tensor:
+    """D*(x) = p_data(x)/(p_data(x) + p_θ(x)) (0.5 where both densities vanish)."""
+    total = p_data + p_model
+    return torch.where(total > 0, p_data / total.clamp_min(1e-300), torch.full_like(total, 0.5))
+
+
+def js_divergence(p: Tensor, q: Tensor, dx: float) -> Tensor:
+    """JS(p ‖ q) = ½KL(p ‖ m) + ½KL(q ‖ m), m = (p + q)/2, by the Riemann sum on a grid of spacing dx."""
+    m = (p + q) / 2
+
+    def kl(a: Tensor) -> Tensor:
+        return torch.where(a > 0, a * (a.clamp_min(1e-300).log() - m.clamp_min(1e-300).log()), 0.0).sum() * dx
+
+    return (kl(p) + kl(q)) / 2
+
+
+def value_on_grid(d: Tensor, p_data: Tensor, p_model: Tensor, dx: float) -> Tensor:
+    """V(D, G) = ∫ p_data log D + ∫ p_θ log(1 − D) on a grid, for D given as probabilities."""
+    eps = 1e-12
+    return ((p_data * (d + eps).log()).sum() + (p_model * (1 - d + eps).log()).sum()) * dx
+
+
+LOG4 = 2 * math.log(2)

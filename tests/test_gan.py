@@ -1,0 +1,196 @@
+"""GAN losses, gradient penalty, optimal discriminator, generative metrics and every GAN model's step."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from dlcanon.config import TrainConfig
+from dlcanon.data import load_data, mixture_modes
+from dlcanon.data.base import DataBundle, Split
+from dlcanon.metrics.feature_net import load_feature_net, recorded
+from dlcanon.metrics.generative import (
+    frechet_distance,
+    gaussian_frechet_distance,
+    mode_coverage,
+    precision_recall,
+)
+from dlcanon.objectives import gan_losses as L
+from dlcanon.registry import MODELS
+from dlcanon.runs import build_objective, default_config
+from dlcanon.train import Trainer
+
+GAN_MODELS = [e.name for e in MODELS if e.meta.get("objective") in ("gan", "wgan", "wgan-gp")]
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    x = torch.randn(500, 6, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_matches_the_closed_form_for_gaussians():
+    # commuting covariances: FD = ‖μ₁ − μ₂‖² + Σ_i (√a_i − √b_i)²
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 0.25])
+    mu1, mu2 = torch.zeros(3), torch.tensor([1.0, 2.0, 0.0])
+    expected = 5.0 + float(((a.sqrt() - b.sqrt()) ** 2).sum())
+    assert gaussian_frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(expected)
+    # a rotated pair: invariant under a common rotation, and sampled statistics converge to it
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    s1, s2 = q @ torch.diag(a).double() @ q.T, q @ torch.diag(b).double() @ q.T
+    assert gaussian_frechet_distance(q @ mu1.double(), s1, q @ mu2.double(), s2) == pytest.approx(expected)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(200_000, 3, generator=g) * a.sqrt() + mu1
+    y = torch.randn(200_000, 3, generator=g) * b.sqrt() + mu2
+    assert frechet_distance(x, y) == pytest.approx(expected, rel=0.02)
+
+
+def test_precision_recall_are_one_for_identical_sets_and_fall_when_modes_are_dropped():
+    centres, std = mixture_modes("grid25")
+    g = torch.Generator().manual_seed(0)
+    real = centres[torch.arange(1000) % 25] + std * torch.randn(1000, 2, generator=g)
+    assert precision_recall(real, real) == (1.0, 1.0)
+    kept = real[(torch.arange(1000) % 25) < 5]  # 5 of 25 modes
+    precision, recall = precision_recall(real, kept)
+    assert precision > 0.95 and recall < 0.3
+    off = real + 1.0  # every sample between modes
+    assert precision_recall(real, off)[0] < 0.05
+
+
+def test_mode_coverage_counts_planted_samples():
+    centres, std = mixture_modes("ring8")
+    g = torch.Generator().manual_seed(0)
+    on = centres[torch.arange(2000) % 5] + std * torch.randn(2000, 2, generator=g)  # modes 0..4 only
+    off = torch.zeros(500, 2)  # the centre of the ring: far from every mode
+    out = mode_coverage(torch.cat([on, off]), centres, std)
+    assert out["modes_covered"] == 5
+    # in 2-D, P(‖ε‖ ≤ 3σ) = 1 − exp(−9/2) ≈ 0.989 (a χ with 2 degrees of freedom)
+    assert out["high_quality_share"] == pytest.approx(2000 / 2500 * (1 - math.exp(-4.5)), abs=0.01)
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    w = torch.tensor([3.0, 4.0])  # ‖w‖ = 5 everywhere: penalty (5 − 1)² = 16
+    critic = torch.nn.Linear(2, 1, bias=True)
+    with torch.no_grad():
+        critic.weight.copy_(w.unsqueeze(0))
+    points = L.interpolates(torch.randn(8, 2), torch.randn(8, 2))
+    penalty = L.gradient_penalty(lambda v: critic(v).squeeze(1), points)
+    assert penalty.item() == pytest.approx(16.0)
+    penalty.backward()  # d/dw (‖w‖ − 1)² = 2(‖w‖ − 1)·w/‖w‖
+    assert torch.allclose(critic.weight.grad[0], 2 * 4 * w / 5)
+
+
+def test_interpolates_draw_one_epsilon_per_sample():
+    real, fake = torch.zeros(4, 1, 3, 3), torch.ones(4, 1, 3, 3)
+    x = L.interpolates(real, fake)
+    assert all(torch.unique(x[i]).numel() == 1 for i in range(4)) and torch.unique(x).numel() == 4
+
+
+def test_optimal_discriminator_and_the_js_identity_on_known_densities():
+    x = torch.linspace(-8, 8, 20_001, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+
+    def normal(mu: float, s: float) -> torch.Tensor:
+        return torch.exp(-0.5 * ((x - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+    p, q = normal(0.0, 1.0), normal(1.5, 0.7)
+    d_star = L.optimal_discriminator(p, q)
+    v_star = L.value_on_grid(d_star, p, q, dx)
+    assert float(v_star) == pytest.approx(float(2 * L.js_divergence(p, q, dx) - L.LOG4), abs=1e-6)
+    for d in (torch.full_like(x, 0.5), torch.sigmoid(x), d_star.clamp(0.1, 0.9)):  # D* maximises V
+        assert L.value_on_grid(d, p, q, dx) <= v_star + 1e-9
+    assert float(L.value_on_grid(L.optimal_discriminator(p, p), p, p, dx)) == pytest.approx(-L.LOG4, abs=1e-6)
+
+
+def test_losses_in_terms_of_probabilities():
+    d = torch.tensor([0.3, -1.2])
+    prob = torch.sigmoid(d)
+    assert L.nonsaturating_generator_loss(d) == pytest.approx(float(-prob.log().mean()))
+    assert L.minimax_generator_loss(d) == pytest.approx(float((1 - prob).log().mean()))
+    assert L.discriminator_loss(d, d) == pytest.approx(float(-(prob.log() + (1 - prob).log()).mean()))
+
+
+@pytest.mark.parametrize("data", ["mnist5k", "digits"])
+def test_shipped_metric_classifiers_reproduce_their_recorded_accuracy(data):
+    bundle, net = load_data(data), load_feature_net(data)
+    with torch.no_grad():
+        accuracy = (net(bundle.test.x).argmax(1) == bundle.test.y).float().mean().item()
+    assert accuracy == pytest.approx(recorded(data)["test_accuracy"], abs=2e-3) and accuracy > 0.9
+    assert sum(p.numel() for p in net.parameters()) * 4 < 1_000_000
+
+
+def _tiny(shape: tuple[int, ...], kind: str) -> DataBundle:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(32, *shape, generator=g)
+    y = torch.arange(32) % 4
+    return DataBundle("tiny", Split(x, y), Split(x[:8], y[:8]), 4, kind)
+
+
+@pytest.mark.parametrize("name", GAN_MODELS)
+def test_every_gan_model_takes_one_declared_step(name):
+    cfg = default_config(name, device="cpu", epochs=1, batch_size=4, precision="fp32", tensorboard=False)
+    points = MODELS.entry(name).meta["data"] in ("ring8", "grid25", "gaussians8")
+    bundle = _tiny((2,) if points else (1, 8, 8), "points" if points else "image")
+    torch.manual_seed(0)
+    objective = build_objective(cfg, bundle)
+    trainer = Trainer(objective, bundle, TrainConfig(**{**cfg.to_dict(), "epochs": 1}), progress=False)
+    before = {n: p.detach().clone() for n, p in objective.named_parameters()}
+    names = [u.name for u in trainer.updates]
+    trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.bool))
+    changed = {n.split(".")[1] for n, p in objective.named_parameters() if not torch.equal(before[n], p)}
+    assert names == ["discriminator", "generator"] and {"generator", "discriminator"} <= changed
+    assert all(p.grad is None for p in objective.network.discriminator.parameters())  # G's step left none
+    with torch.no_grad():
+        metrics = objective.eval().evaluate(trainer.eval_batches())
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert objective.sample(4).shape == (4, *bundle.input_shape)
+
+
+def test_progressive_gan_schedule_and_every_level_outputs_the_data_size():
+    from dlcanon.models.progan import build_progan, level_and_alpha
+
+    assert [level_and_alpha(t, 2, 10) for t in (0, 9, 10, 15, 20, 29, 30, 35, 50, 99)] == [
+        (0, 1.0), (0, 1.0), (1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0), (2, 0.0), (2, 0.5), (2, 1.0), (2, 1.0),
+    ]  # fmt: skip
+    net = build_progan((1, 28, 28), 10, phase_steps=10)
+    x = torch.rand(3, 1, 28, 28)
+    for step in (0, 15, 35, 60):
+        net.set_progress(step)
+        assert net.generate(net.sample_z(3, "cpu")).shape == (3, 1, 28, 28)
+        assert net.discriminate(x).shape == (3,)
+    net.set_progress(0)  # at s₀ = 7 the generator's image is constant on 4×4 blocks
+    image = net.generate(net.sample_z(1, "cpu"))
+    assert torch.equal(image, torch.nn.functional.interpolate(image[..., ::4, ::4], scale_factor=4))
+
+
+def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
+    from dlcanon.objectives.gan import GAN
+
+    torch.manual_seed(0)
+    objective = GAN(MODELS.build("stylegan", (1, 8, 8), 10)).eval()
+    same = objective.sample(4, truncation=0.0)  # every w = w̄ and the noise strengths start at 0
+    assert torch.allclose(same, same[:1].expand_as(same), atol=1e-6)
+    assert not torch.allclose(*objective.sample(2, seed=0))
+    grid, nrow = objective.style_mixing(3)
+    assert grid.shape == (16, 1, 8, 8) and nrow == 4
+
+
+def test_cli_train_eval_sample_round_trip(tmp_path):
+
+    from helpers import dlcanon
+
+    run = tmp_path / "nsgan"
+    common = ["--epochs", "1", "--set", "tensorboard=false", "--json"]
+    out = dlcanon("train", "nsgan", "--out", str(run), "--set", "data_args.n_train=2000", *common)
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(dlcanon("eval", str(run), "--json").stdout)["metrics"]
+    assert set(metrics) == {"test_modes_covered", "test_high_quality_share"}
+    assert json.loads(dlcanon("sample", str(run), "--json").stdout)["samples"].endswith(".png")
+    assert "conditional" in dlcanon("sample", str(run), "--label", "1").stderr
+    style = tmp_path / "style"
+    out = dlcanon("train", "stylegan", "--data", "digits", "--out", str(style), *common)
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout)["metrics"]) >= {"test_frechet_distance", "test_precision", "test_recall"}
+    sample = json.loads(dlcanon("sample", str(style), "--truncation", "0.7", "--mixing", "--json").stdout)
+    assert Path(sample["mixing"]).read_bytes()[:4] == b"\x89PNG"
