@@ -35,6 +35,8 @@ def test_vae_train_eval_sample_round_trip(tmp_path):
     assert all(is_png(files[k]) for k in ("samples", "reconstructions", "interpolation"))
     bad = dlcanon("sample", str(run), "--label", "3")
     assert bad.returncode == 2 and "not conditional" in bad.stderr and bad.stderr.strip().count("\n") == 0
+    trunc = dlcanon("sample", str(run), "--truncation", "0.7")
+    assert trunc.returncode == 2 and "--truncation is not an option" in trunc.stderr, trunc.stderr
 
 
 def test_cvae_samples_a_class_and_rejects_unknown_labels(tmp_path):

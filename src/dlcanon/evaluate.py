@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 
 from dlcanon.data import DeviceLoader
+from dlcanon.errors import UserError
 from dlcanon.runs import load_run
 from dlcanon.train import autocast, resolve_precision, select_device
 
@@ -38,6 +40,13 @@ def save_samples(objective: Any, n: int, path: Path, **options: Any) -> Path:
     """Draw `n` samples with `objective.sample(n, **options)`; save images as a grid, 2-D points as a scatter."""
     from dlcanon.plots import figure, save_figure, save_image_grid
 
+    accepted = inspect.signature(objective.sample).parameters
+    for option in options:
+        if option not in accepted:
+            raise UserError(
+                f"--{option} is not an option of {type(objective).__name__}.sample; it takes: "
+                f"{', '.join(p for p in accepted if p != 'n') or 'nothing'}"
+            )
     with torch.no_grad():
         samples = objective.sample(n, **options)
     if samples.dim() == 2 and samples.shape[1] == 2:
