@@ -71,3 +71,12 @@ def test_every_registered_classifier_builds_and_steps(name):
     opt.step()
     assert torch.isfinite(loss)
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+
+
+def test_lenet5_antialias_option_blurs_both_subsamplings():
+    from dlcanon.nn.blurpool import BlurPool2d
+
+    net = LeNet5(1, 10, input_size=28, antialias=3)
+    assert sum(isinstance(m, BlurPool2d) for m in net.modules()) == 2
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert count_parameters(net) == 61706  # blurring adds no parameters

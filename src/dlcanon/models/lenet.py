@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from dlcanon.nn.activations import activation as make_activation
+from dlcanon.nn.blurpool import antialias as make_antialiased
 from dlcanon.nn.conv_arith import conv_output_size
 from dlcanon.registry import MODELS
 
@@ -16,6 +17,7 @@ class LeNet5(nn.Module):
     sparse C3 table gives 60,000). Smaller inputs are padded so each stage stays valid: 28×28 MNIST pads
     C1 by 2 (the usual choice, same maps as 32×32); below 14×14 (8×8 digits) C3 pads by 2 too; C5's kernel
     always covers the whole remaining map, so it acts as the paper's fully connected C5.
+    `antialias` (a binomial filter size, 0 = off) blurs before both sub-samplings (Zhang, 2019).
     The paper's scaled tanh and trainable sub-sampling are replaced by `activation` (tanh by default)
     and plain average pooling, as in most modern re-implementations.
     """
@@ -27,6 +29,7 @@ class LeNet5(nn.Module):
         *,
         input_size: int = 32,
         activation: str = "tanh",
+        antialias: int = 0,
     ) -> None:
         super().__init__()
         pad1 = 0 if input_size >= 32 else 2
@@ -50,6 +53,7 @@ class LeNet5(nn.Module):
             make_activation(act),
             nn.Linear(84, num_classes),  # output layer (the paper's RBF units replaced by a Linear)
         )
+        make_antialiased(self, antialias)  # antialias=k: blur with a binomial k-filter before each sub-sampling
 
     def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N, num_classes)
         return self.classifier(self.features(x))
