@@ -347,19 +347,21 @@ class Trainer:
                     if bool(nonfinite):  # checked before anything is saved: a checkpoint is always good
                         raise NonFiniteLoss(f"the loss became NaN or infinite before step {self.step}")
                     self.seconds += time.perf_counter() - tick
-                    if self._stop_requested:  # Ctrl-C: save at this step boundary and stop
-                        self.save()
+                    if due:
+                        record = {k: float(v) / count for k, v in sums.items()}
+                        record.update(lr=self.schedulers[0].get_last_lr()[0], seconds=self.seconds)
+                        if "eval" in due:
+                            record.update(self.evaluate())
+                            self.history.append(dict(record, step=self.step))
+                        self.log(record)
+                        bar.update(self.step, record)
+                        sums, count = {}, 0
+                        if "checkpoint" in due:
+                            self.save()
+                    if self._stop_requested:  # Ctrl-C: stop at this step boundary, with a checkpoint
+                        if "checkpoint" not in due:
+                            self.save()
                         raise Interrupted(f"interrupted at step {self.step}; checkpoint saved, --resume continues")
-                    record = {k: float(v) / count for k, v in sums.items()}
-                    record.update(lr=self.schedulers[0].get_last_lr()[0], seconds=self.seconds)
-                    if "eval" in due:
-                        record.update(self.evaluate())
-                        self.history.append(dict(record, step=self.step))
-                    self.log(record)
-                    bar.update(self.step, record)
-                    sums, count = {}, 0
-                    if "checkpoint" in due:
-                        self.save()
                     tick = time.perf_counter()
             if self.total_steps == 0:  # closed-form fit: evaluate and save once
                 self.history.append({"step": 0, **self.evaluate()})
