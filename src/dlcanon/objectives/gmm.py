@@ -21,9 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from dlcanon.errors import UserError
-from dlcanon.metrics.likelihood import bits_per_dim, dequantize, grid_levels
+from dlcanon.metrics.likelihood import bits_per_dim
 from dlcanon.models.gmm import component_log_prob
-from dlcanon.objectives.base import Batch, Objective, Update
+from dlcanon.objectives.base import Batch
+from dlcanon.objectives.closed_form import DequantizedDensity
 from dlcanon.registry import OBJECTIVES
 
 Params = tuple[Tensor, Tensor, Tensor]  # log π (K,), μ (K, D), covariances
@@ -84,7 +85,7 @@ def fit_em(
     return params, history
 
 
-class GMM(Objective):
+class GMM(DequantizedDensity):
     """Fits a `GaussianMixture` by EM in `prepare` (best of `n_init` k-means++ starts); exact NLL, ARI."""
 
     def __init__(
@@ -102,22 +103,12 @@ class GMM(Objective):
         if max_iter < 1 or n_init < 1 or reg_covar < 0:
             raise UserError(f"need max_iter ≥ 1, n_init ≥ 1, reg_covar ≥ 0; got {max_iter}, {n_init}, {reg_covar}")
         self.network, self.max_iter, self.tol, self.reg_covar = network, max_iter, tol, reg_covar
-        self.n_init, self.seed, self.levels_arg = n_init, seed, levels
+        self.n_init, self.seed = n_init, seed
         self.history: list[float] = []
-        self.register_buffer("levels", torch.tensor(levels or 0))
-
-    def updates(self) -> list[Update]:
-        return []
-
-    def observe(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        x = x.flatten(1).double()
-        return dequantize(x, int(self.levels), generator=generator) if int(self.levels) else x
+        self.init_levels(levels)
 
     def prepare(self, train) -> None:
-        if self.levels_arg is None:
-            self.levels.fill_(grid_levels(train.x))
-        g = torch.Generator(device=train.x.device).manual_seed(self.seed)
-        x = self.observe(train.x, g)
+        x = self.observed_train(train, self.seed)
         net, best = self.network, (-math.inf, None, [])
         cpu = torch.Generator().manual_seed(self.seed)
         for _ in range(self.n_init):

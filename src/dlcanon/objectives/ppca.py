@@ -19,8 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from dlcanon.errors import UserError
-from dlcanon.metrics.likelihood import LOG_2PI, bits_per_dim, dequantize, grid_levels
-from dlcanon.objectives.base import Batch, Objective, Update
+from dlcanon.metrics.likelihood import LOG_2PI, bits_per_dim
+from dlcanon.objectives.base import Batch
+from dlcanon.objectives.closed_form import DequantizedDensity
 from dlcanon.objectives.vae import lerp
 from dlcanon.registry import OBJECTIVES
 
@@ -82,7 +83,7 @@ def ppca_log_likelihood(x: Tensor, w: Tensor, mu: Tensor, sigma2: Tensor) -> Ten
     return -0.5 * (w.shape[0] * LOG_2PI + logdet + sol.pow(2).sum(0))
 
 
-class PPCA(Objective):
+class PPCA(DequantizedDensity):
     """Fits a `LinearGaussian` in `prepare` (no gradient steps); `evaluate` gives the exact test NLL."""
 
     def __init__(
@@ -98,22 +99,10 @@ class PPCA(Objective):
         if method not in ("closed_form", "em"):
             raise UserError(f"method must be closed_form or em; got {method!r}")
         self.network, self.method, self.em_steps, self.seed = network, method, em_steps, seed
-        self.levels_arg = levels
-        self.register_buffer("levels", torch.tensor(levels or 0))
-
-    def updates(self) -> list[Update]:
-        return []
-
-    def observe(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Flattened float64 data, dequantised when they lie on a grid of L levels."""
-        x = x.flatten(1).double()
-        return dequantize(x, int(self.levels), generator=generator) if int(self.levels) else x
+        self.init_levels(levels)
 
     def prepare(self, train) -> None:
-        if self.levels_arg is None:
-            self.levels.fill_(grid_levels(train.x))
-        g = torch.Generator(device=train.x.device).manual_seed(self.seed)
-        x = self.observe(train.x, g)
+        x = self.observed_train(train, self.seed)
         k = self.network.latent_dim
         fitted = (
             ppca_closed_form(x, k)
