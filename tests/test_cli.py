@@ -64,6 +64,7 @@ def test_convsize():
         (["train"], "Missing argument 'model'"),
         (["train", "lenet5", "--epochs", "abc"], "Invalid value for '--epochs'"),
         (["fly"], "No such command 'fly'"),
+        (["train", "resnet50"], "pass --data folder:PATH"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle):

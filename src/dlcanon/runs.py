@@ -33,7 +33,15 @@ def default_config(model: str, **fields: Any) -> TrainConfig:
 
 
 def configure(model: str, overrides: list[str] | None = None, **fields: Any) -> TrainConfig:
-    return apply_overrides(default_config(model, **fields), overrides or []).validate()
+    cfg = apply_overrides(default_config(model, **fields), overrides or []).validate()
+    meta = MODELS.entry(model).meta
+    if "input_shape" in meta and cfg.data == meta.get("data"):  # an ImageNet configuration: nothing is bundled
+        shape = "×".join(map(str, meta["input_shape"]))
+        raise UserError(
+            f"{model} is the paper's configuration for {shape} inputs and {meta['num_classes']} classes, and no "
+            f"such data is bundled: pass --data folder:PATH, or train its small-input variant on bundled data"
+        )
+    return cfg
 
 
 def build_objective(cfg: TrainConfig, data: DataBundle) -> Objective:
