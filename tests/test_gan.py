@@ -176,6 +176,21 @@ def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
     assert grid.shape == (16, 1, 8, 8) and nrow == 4
 
 
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_modulated_convolution_equals_its_per_sample_weight_form(demodulate):
+    from dlcanon.models.stylegan import ModulatedConv2d
+
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(5, 7, 3, 16, demodulate=demodulate)
+    x, w = torch.randn(4, 5, 6, 6), torch.randn(4, 16)
+    fast, grouped = conv(x, w), conv(x, w, grouped=True)
+    assert fast.shape == (4, 7, 6, 6)
+    torch.testing.assert_close(fast, grouped, rtol=1e-4, atol=1e-5)
+    if demodulate:  # unit-variance input → demodulated output has about unit variance per channel
+        big = conv(torch.randn(256, 5, 6, 6), torch.randn(256, 16))
+        assert 0.7 < float(big.var()) < 1.3
+
+
 def test_cli_train_eval_sample_round_trip(tmp_path):
 
     from helpers import dlcanon

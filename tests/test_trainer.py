@@ -234,3 +234,17 @@ def test_one_players_gradients_do_not_leak_into_anothers_step(tiny_images):
         a -= 0.1 * 2 * (a - 1.0)
         b -= 0.1 * 2 * (b - a - 1.0)
     assert objective.a.item() == pytest.approx(a) and objective.b.item() == pytest.approx(b)
+
+
+def test_snapshots_run_at_the_requested_steps_in_eval_mode(tiny_images):
+    seen = []
+
+    def snapshot(step, model):
+        seen.append((step, model.training, torch.is_grad_enabled(), next(model.parameters()).clone()))
+
+    objective = mlp_classifier()
+    fit(objective, tiny_images, cfg(epochs=2), snapshot=snapshot, snapshot_steps={0, 3, 8, 99})
+    assert [s[0] for s in seen] == [0, 3, 8]  # step 99 is past the run's 8 steps
+    assert not any(training or grad for _, training, grad, _ in seen)
+    assert not torch.equal(seen[0][3], seen[1][3]) and torch.equal(seen[2][3], next(objective.parameters()))
+    assert objective.training  # the trainer's mode is restored after each snapshot

@@ -12,7 +12,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +101,13 @@ class Trainer:
         out_dir: Path | None = None,
         resume: bool = False,
         progress: bool = True,
+        snapshot: Callable[[int, Objective], None] | None = None,
+        snapshot_steps: Iterable[int] = (),
     ) -> None:
+        """`snapshot(step, model)` runs after each step in `snapshot_steps` (0: before the first step) with
+        the model (the EMA one when EMA is on) in eval mode and no gradients: samples over training."""
         self.cfg = cfg.validate()
+        self.snapshot, self.snapshot_steps = snapshot, frozenset(snapshot_steps)
         self.device = select_device(cfg.device)
         if self.device.type == "cpu":
             # Adam's second moments of tiny gradients fall into denormal floats, which x86 CPUs process
@@ -204,13 +209,29 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Test metrics with the EMA weights when EMA is on."""
+        with self.evaluating() as model:
+            metrics = model.evaluate(self.eval_batches())
+        return {f"test_{k}": v for k, v in metrics.items()}
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[Objective]:
+        """The model to evaluate (EMA weights when EMA is on) in eval mode, without gradients."""
         model = self.ema.module if self.ema is not None else self.objective
         was_training = model.training
         model.eval()
-        with torch.no_grad(), self.autocast():
-            metrics = model.evaluate(self.eval_batches())
-        model.train(was_training)
-        return {f"test_{k}": v for k, v in metrics.items()}
+        try:
+            with torch.no_grad(), self.autocast():
+                yield model
+        finally:
+            model.train(was_training)
+
+    def take_snapshot(self) -> None:
+        """Call `snapshot` at a requested step; its time is not counted as training time."""
+        if self.snapshot is not None and self.step in self.snapshot_steps:
+            start = time.perf_counter()
+            with self.evaluating() as model:
+                self.snapshot(self.step, model)
+            self.seconds -= time.perf_counter() - start
 
     @property
     def writer(self):
@@ -324,6 +345,7 @@ class Trainer:
             self.try_resume()
         if self.step == 0:
             self.objective.prepare(self.train_loader.split)
+            self.take_snapshot()
         self.objective.train()
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         sums: dict[str, torch.Tensor] = {}
@@ -338,6 +360,7 @@ class Trainer:
                 while self.step < self.total_steps:
                     logs = self.train_step(stream, nonfinite)
                     self.step += 1
+                    self.take_snapshot()
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v.float()
                     count += 1
@@ -402,9 +425,13 @@ def fit(
     *,
     out_dir: Path | None = None,
     progress: bool = False,
+    snapshot: Callable[[int, Objective], None] | None = None,
+    snapshot_steps: Iterable[int] = (),
 ) -> dict[str, Any]:
     """Train in-process (for experiments and benchmarks): no files unless `out_dir` is given."""
-    trainer = Trainer(objective, data, cfg, out_dir=out_dir, progress=progress)
+    trainer = Trainer(
+        objective, data, cfg, out_dir=out_dir, progress=progress, snapshot=snapshot, snapshot_steps=snapshot_steps
+    )
     summary = trainer.fit()
     summary["history"] = trainer.history
     return summary
