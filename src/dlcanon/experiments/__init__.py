@@ -13,6 +13,7 @@ from dlcanon.experiments import (  # noqa: F401  (registrations)
     depth_vs_width,
     ensembles,
     gan_images,
+    gan_scales,
     gan_toys,
     gmm_clustering,
     locality,

@@ -33,9 +33,7 @@ def measured(layer: nn.Module, size: int, channels: int = 1) -> int | None:
 
 def predicted(fn, c: dict[str, int], **kw) -> int | None:
     try:
-        return fn(
-            c["size"], c["kernel"], padding=c["padding"], stride=c["stride"], dilation=c["dilation"], **kw
-        )
+        return fn(c["size"], c["kernel"], padding=c["padding"], stride=c["stride"], dilation=c["dilation"], **kw)
     except ValueError:
         return None
 

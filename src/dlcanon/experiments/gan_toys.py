@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
@@ -109,16 +110,40 @@ def gan_optimal_discriminator(quick: bool) -> Result:
 METHODS = {"GAN (minimax)": "gan", "NS-GAN": "nsgan", "WGAN (clip)": "wgan", "WGAN-GP": "wgan-gp"}  # models
 
 
+SNAPSHOTS = 5  # scatter plots over training: steps 0, T/4, T/2, 3T/4, T
+
+
 def train_toy(data: DataBundle, method: str, *, steps: int, seed: int) -> GAN:
-    """`method`'s registered model and recipe (see `dlcanon.models.gan`) for about `steps` generator steps."""
+    """`method`'s registered model and recipe (see `dlcanon.models.gan`) for about `steps` generator steps.
+
+    Sets `metrics` (the final test metrics) and `snapshots` {step: 2,500 samples} on the objective."""
     cfg = default_config(METHODS[method], device="cpu", tensorboard=False, seed=seed, log_every=10**6)
     torch.manual_seed(seed)
     objective = build_objective(cfg, data)
     per_epoch = len(data.train) // cfg.batch_size // (objective.n_critic + 1)
     cfg.epochs = max(1, math.ceil(steps / per_epoch))
+    total = cfg.epochs * per_epoch
+    objective.snapshots = {}
+    at = [total * i // (SNAPSHOTS - 1) for i in range(SNAPSHOTS)]
+    keep = lambda step, model: model.snapshots.__setitem__(step, model.sample(2500, seed=1))  # noqa: E731
     with threads(1):
-        objective.metrics = fit(objective, data, cfg)["metrics"]
+        objective.metrics = fit(objective, data, cfg, snapshot=keep, snapshot_steps=at)["metrics"]
     return objective
+
+
+def over_training(runs: dict[str, GAN], real: Tensor, limit: float):
+    """A row per method, a column per snapshot: samples (blue) over the data (black)."""
+    steps = sorted(next(iter(runs.values())).snapshots)
+    fig, axes = plt.subplots(len(runs), len(steps), figsize=(1.9 * len(steps), 1.9 * len(runs)), squeeze=False,
+                             layout="constrained")  # fmt: skip
+    for row, (method, run) in zip(axes, runs.items(), strict=True):
+        for ax, step in zip(row, steps, strict=True):
+            fake = run.snapshots[step]
+            ax.scatter(real[:, 0], real[:, 1], s=1, c="k")
+            ax.scatter(fake[:, 0], fake[:, 1], s=1, alpha=0.2, c="tab:blue")
+            ax.set(xlim=(-limit, limit), ylim=(-limit, limit), xticks=[], yticks=[])
+            ax.set_title(f"{method}, step {step}", fontsize=7)
+    return fig
 
 
 @experiment(
@@ -133,7 +158,7 @@ def gan_mode_collapse(quick: bool) -> Result:
     datasets = ["ring8"] if quick else ["ring8", "grid25"]
     seeds = [0] if quick else [0, 1, 2]
     steps = {"ring8": 800 if quick else 3000, "grid25": 5000}
-    rows, numbers, samples = [], {}, {}
+    rows, numbers, first = [], {}, {}
     for name in datasets:
         data = load_data(name)
         for method in METHODS:
@@ -142,13 +167,10 @@ def gan_mode_collapse(quick: bool) -> Result:
             share = [r.metrics["test_high_quality_share"] for r in runs]
             rows.append([name, method, len(seeds), sum(modes) / len(modes), min(modes), sum(share) / len(share)])
             numbers[f"{name}/{method}"] = {"modes_covered": modes, "high_quality_share": share}
-            samples[name, method] = (data.test.x[:1000], runs[0].sample(2500, seed=1))
-    fig, axes = figure(len(METHODS), width=3.0, height=3.0)
-    for ax, method in zip(axes, METHODS, strict=True):
-        real, fake = samples["ring8", method]
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="k", label="data")
-        ax.scatter(fake[:, 0], fake[:, 1], s=1, alpha=0.3, label="samples")
-        ax.set(title=method, xlim=(-1.6, 1.6), ylim=(-1.6, 1.6))
+            first.setdefault(name, {})[method] = runs[0]
+    limits = {"ring8": 1.6, "grid25": 5.5}
+    figures = {f"{name}_over_training": over_training(first[name], load_data(name).test.x[:1000], limits[name])
+               for name in datasets}  # fmt: skip
     wgan_gp = numbers["ring8/WGAN-GP"]["modes_covered"]
     summary = "; ".join(f"{r[1]} {r[3]:.1f} modes, {r[5]:.0%} high quality" for r in rows if r[0] == "ring8")
     return Result(
@@ -161,7 +183,11 @@ def gan_mode_collapse(quick: bool) -> Result:
                 rows,
             )
         ],
-        figures={"ring8_samples": fig},
-        captions={"ring8_samples": "2,500 samples of each method (seed 0) over the ring8 data (black)."},
+        figures=figures,
+        captions={
+            f"{name}_over_training": f"2,500 samples (blue) of each method (seed 0) over the {name} data (black), "
+            "at five points of training."
+            for name in datasets
+        },
         numbers=numbers,
     )

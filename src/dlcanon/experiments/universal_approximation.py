@@ -107,9 +107,7 @@ def universal_approximation(quick: bool) -> Result:
     return Result(
         verdict=f"Measured on held-out grids: {summary}.",
         holds=all(falls.values()),
-        tables=[
-            Table("Error of one-hidden-layer sigmoid networks", ["target", "N", "sup error", "RMSE"], rows)
-        ],
+        tables=[Table("Error of one-hidden-layer sigmoid networks", ["target", "N", "sup error", "RMSE"], rows)],
         figures={"error_vs_units": fig},
         captions={"error_vs_units": "Error against the number of hidden sigmoid units (log-log)."},
         numbers={k: [e["sup_error"] for e in v] for k, v in curves.items()},

@@ -162,16 +162,3 @@ def _register(name: str, tag: str, objective: str, args: dict, epochs: int, what
 
 for _name, _spec in _REGISTRATIONS.items():
     _register(_name, *_spec)
-
-
-@MODELS.register(
-    "cgan",
-    tags=("G8",),
-    objective="gan",
-    data="mnist5k",
-    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 100},
-)
-def build_cgan(input_shape: tuple[int, ...], num_classes: int | None, **kwargs) -> GANNetwork:
-    """Conditional MLP GAN (Mirza & Osindero, 2014): label into G by concatenation, into D by projection."""
-    kwargs = {"latent_dim": 64, "hidden": (256, 512), "conditional": True, **kwargs}
-    return build_mlp_gan(input_shape, num_classes, **kwargs)

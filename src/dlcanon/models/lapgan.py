@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcanon.models.dcgan import halvings
+from dlcanon.models.dcgan import dcgan_init, halvings
 from dlcanon.models.gan import GANNetwork
 from dlcanon.registry import MODELS
 
@@ -34,33 +34,35 @@ def pyramid(x: Tensor, levels: int) -> list[Tensor]:
 
 
 def conv_net(in_channels: int, out_channels: int, width: int) -> nn.Sequential:
-    """Three same-padded 3×3 convolutions with ReLU between them (a per-scale network)."""
+    """Three same-padded 3×3 convolutions, BatchNorm and ReLU between them (a per-scale generator)."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, width, 3, padding=1),
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
         nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1),
+        nn.Conv2d(width, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
         nn.ReLU(),
         nn.Conv2d(width, out_channels, 3, padding=1),
     )
 
 
 class ScaleCritic(nn.Module):
-    """D_k: convs on [l_k, up(l_{k+1})] (or l_n alone), global average, a linear score."""
+    """D_k: two convolutions on [l_k, up(l_{k+1})] (the second strided), flattened, a linear score."""
 
-    def __init__(self, in_channels: int, width: int) -> None:
+    def __init__(self, in_channels: int, width: int, side: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
+        half = (side + 1) // 2
+        self.net = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1),
             nn.LeakyReLU(0.2),
             nn.Conv2d(width, width, 3, stride=2, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Flatten(2),
+            nn.Flatten(),
+            nn.Linear(width * half * half, 1),
         )
-        self.head = nn.Linear(width, 1)
 
-    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N,)
-        h = self.body(x)
-        return self.head(h.mean(2)).squeeze(1)
+    def forward(self, x: Tensor) -> Tensor:  # (N, C, side, side) -> (N,)
+        return self.net(x).squeeze(1)
 
 
 class LAPGAN(GANNetwork):
@@ -70,8 +72,15 @@ class LAPGAN(GANNetwork):
         levels, s0 = halvings(shape[-1])
         c = shape[0]
         generators = [conv_net(c + 1, c, width) for _ in range(levels)]
-        coarse = nn.Sequential(nn.Linear(latent_dim, 4 * width), nn.ReLU(), nn.Linear(4 * width, c * s0 * s0))
-        critics = [ScaleCritic(2 * c, width) for _ in range(levels)] + [ScaleCritic(c, width)]
+        coarse = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * s0 * s0),
+            nn.Unflatten(1, (2 * width, s0, s0)),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            conv_net(2 * width, c, width),
+        )
+        critics = [ScaleCritic(2 * c, width, s0 * 2 ** (levels - k)) for k in range(levels)]  # finest first
+        critics.append(ScaleCritic(c, width, s0))
         super().__init__(
             nn.ModuleList([*generators, coarse]),
             nn.ModuleList(critics),
@@ -82,7 +91,7 @@ class LAPGAN(GANNetwork):
         self.levels, self.s0 = levels, s0
 
     def coarse(self, z: Tensor) -> Tensor:
-        return torch.tanh(self.generator[self.levels](z)).view(-1, self.shape[0], self.s0, self.s0)
+        return torch.tanh(self.generator[self.levels](z))
 
     def refine(self, k: int, low: Tensor) -> Tensor:
         """l̃_k = up(l_{k+1}) + G_k(up(l_{k+1}), ε)."""
@@ -90,11 +99,15 @@ class LAPGAN(GANNetwork):
         noise = torch.randn_like(base[:, :1])
         return base + self.generator[k](torch.cat([base, noise], 1))
 
-    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        image = self.coarse(z)
+    def generate_pyramid(self, z: Tensor) -> list[Tensor]:
+        """The sampling chain, coarsest first: [l̃_n = G_n(z), l̃_{n−1}, …, l̃_0] (sides s₀, 2s₀, …, data size)."""
+        images = [self.coarse(z)]
         for k in range(self.levels - 1, -1, -1):
-            image = self.refine(k, image)
-        return image
+            images.append(self.refine(k, images[-1]))
+        return images
+
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.generate_pyramid(z)[-1]
 
     def training_fakes(self, real: Tensor, z: Tensor, y: Tensor | None = None) -> list[Tensor]:
         """What each discriminator sees of the fakes: [l̃_k, up(l_{k+1})] from the real l_{k+1}, and G_n(z)."""
@@ -125,4 +138,6 @@ def build_lapgan(
     """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k)."""
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
         raise ValueError(f"lapgan needs square (C, H, W) images; got {input_shape}")
-    return LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)
+    network = LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)
+    dcgan_init(network)  # N(0, 0.02) weights: the coarse tanh starts unsaturated
+    return network

@@ -7,6 +7,7 @@ Training runs `phase_steps` generator steps at s₀, then for each new level l a
 (1 − α)·fromRGB_{l−1}(down(x)) + α·block_l(fromRGB_l(x)); real images are faded the same way,
 x ← (1 − α)·up(down(x)) + α·x. The generator's image is up-sampled (nearest) to the data size, and the
 discriminator average-pools its input to the current resolution, so the objective never sees the level.
+Channels halve at each finer resolution (`level_channels`: 32 → 16 → 8 by default), as in the paper.
 
 Also from the paper: equalised learning rate (weights ~ N(0, 1) scaled at run time by the He constant
 √(2/fan_in)), pixel norm after every generator conv (a ← a/√(mean_c a² + 10⁻⁸)), and a minibatch standard
@@ -28,16 +29,25 @@ from dlcanon.registry import MODELS
 
 
 class EqualizedLinear(nn.Module):
-    """y = (c·W)x + b with W ~ N(0, 1), c = gain/√fan_in: every weight learns at the same rate under Adam."""
+    """y = (c·W)x + μ·b with W ~ N(0, 1/μ²), c = μ·gain/√fan_in: every weight learns at the same rate under
+    Adam, μ times the optimiser's (StyleGAN's mapping network uses μ = 0.01)."""
 
-    def __init__(self, in_features: int, out_features: int, *, gain: float = math.sqrt(2), bias_init: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        gain: float = math.sqrt(2),
+        bias_init: float = 0.0,
+        lr_multiplier: float = 1.0,
+    ):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init)))
-        self.scale = gain / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier))
+        self.scale, self.lr_multiplier = lr_multiplier * gain / math.sqrt(in_features), lr_multiplier
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_multiplier)
 
 
 class EqualizedConv2d(nn.Module):
@@ -93,17 +103,25 @@ class Growing(nn.Module):
         self.alpha.fill_(alpha)
 
 
+def level_channels(width: int, levels: int) -> list[int]:
+    """Channels at resolutions s₀·2^l, l = 0..levels: `width` at s₀, halved per level, at least 8
+    (the paper: 512 up to 32×32, then halving to 16 at 1024×1024)."""
+    return [max(8, width >> level) for level in range(levels + 1)]
+
+
 class ProGenerator(Growing):
     def __init__(self, in_features: int, shape: tuple[int, ...], *, width: int, phase_steps: int) -> None:
         n, s0 = halvings(shape[-1])
         super().__init__(n, phase_steps)
+        c = level_channels(width, n)
         self.s0, self.width = s0, width
         self.project = EqualizedLinear(in_features, width * s0 * s0, gain=math.sqrt(2) / 4)
         self.first = EqualizedConv2d(width, width, 3)
         self.blocks = nn.ModuleList(
-            nn.ModuleList([EqualizedConv2d(width, width, 3), EqualizedConv2d(width, width, 3)]) for _ in range(n)
+            nn.ModuleList([EqualizedConv2d(c[i], c[i + 1], 3), EqualizedConv2d(c[i + 1], c[i + 1], 3)])
+            for i in range(n)
         )
-        self.to_rgb = nn.ModuleList(EqualizedConv2d(width, shape[0], 1, gain=1.0) for _ in range(n + 1))
+        self.to_rgb = nn.ModuleList(EqualizedConv2d(c[i], shape[0], 1, gain=1.0) for i in range(n + 1))
 
     def forward(self, z: Tensor) -> Tensor:  # (N, d) -> (N, C, H, W) at the data size
         level, alpha = int(self.level), float(self.alpha)
@@ -126,9 +144,11 @@ class ProDiscriminatorBody(Growing):
     def __init__(self, shape: tuple[int, ...], *, width: int, phase_steps: int) -> None:
         n, s0 = halvings(shape[-1])
         super().__init__(n, phase_steps)
-        self.from_rgb = nn.ModuleList(EqualizedConv2d(shape[0], width, 1) for _ in range(n + 1))
-        self.blocks = nn.ModuleList(
-            nn.ModuleList([EqualizedConv2d(width, width, 3), EqualizedConv2d(width, width, 3)]) for _ in range(n)
+        c = level_channels(width, n)
+        self.from_rgb = nn.ModuleList(EqualizedConv2d(shape[0], c[i], 1) for i in range(n + 1))
+        self.blocks = nn.ModuleList(  # block i runs at level i + 1 and leaves level i's channels
+            nn.ModuleList([EqualizedConv2d(c[i + 1], c[i + 1], 3), EqualizedConv2d(c[i + 1], c[i], 3)])
+            for i in range(n)
         )
         self.last = EqualizedConv2d(width + 1, width, 3)
         self.dense = EqualizedLinear(width * s0 * s0, width)

@@ -1,6 +1,7 @@
 """StyleGAN (Karras, Laine & Aila, 2019), with StyleGAN2's weight modulation/demodulation and skip outputs.
 
-- Mapping network f: z → w, z pixel-normed, 4 equalised-lr linear layers with LeakyReLU(0.2) (paper: 8).
+- Mapping network f: z → w, z pixel-normed, 4 equalised-lr linear layers with LeakyReLU(0.2) (paper: 8),
+  learning 100× slower than the rest (the paper's learning-rate multiplier 0.01).
 - Synthesis starts from a learned constant (C, s₀, s₀) and at each of its L convolutions reads its own style
   s = A(w) (an affine map, bias 1). Modulation and demodulation (Karras et al., 2020) replace AdaIN:
   w'_{oik} = s_i·w_{oik}, w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), one grouped convolution per batch.
@@ -107,7 +108,9 @@ class StyleNetworks(nn.Module):
 
     def __init__(self, latent_dim: int, shape: tuple[int, ...], *, width: int, mapping_layers: int, mixing: float):
         super().__init__()
-        self.mapping = nn.Sequential(*(EqualizedLinear(latent_dim, latent_dim) for _ in range(mapping_layers)))
+        self.mapping = nn.Sequential(
+            *(EqualizedLinear(latent_dim, latent_dim, lr_multiplier=0.01) for _ in range(mapping_layers))
+        )
         self.synthesis = StyleGenerator(shape, width=width, w_dim=latent_dim)
         self.mixing = mixing
         self.register_buffer("w_avg", torch.zeros(latent_dim))
