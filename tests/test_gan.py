@@ -188,7 +188,7 @@ def test_modulated_convolution_equals_its_per_sample_weight_form(demodulate):
     torch.testing.assert_close(fast, grouped, rtol=1e-4, atol=1e-5)
     if demodulate:  # unit-variance input → demodulated output has about unit variance per channel
         big = conv(torch.randn(256, 5, 6, 6), torch.randn(256, 16))
-        assert 0.7 < float(big.var()) < 1.3
+        assert 0.7 < float(big.detach().var()) < 1.3
 
 
 def test_cli_train_eval_sample_round_trip(tmp_path):
@@ -209,3 +209,54 @@ def test_cli_train_eval_sample_round_trip(tmp_path):
     assert set(json.loads(out.stdout)["metrics"]) >= {"test_frechet_distance", "test_precision", "test_recall"}
     sample = json.loads(dlcanon("sample", str(style), "--truncation", "0.7", "--mixing", "--json").stdout)
     assert Path(sample["mixing"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lapgan_chain_adds_a_residual_over_each_upsampled_coarser_image():
+    from dlcanon.models.lapgan import pyramid, up
+
+    torch.manual_seed(0)
+    net = MODELS.build("lapgan", (1, 28, 28), 10).eval()
+    z = net.sample_z(3, "cpu")
+    torch.manual_seed(1)
+    chain = net.generate_pyramid(z)
+    assert [tuple(x.shape[1:]) for x in chain] == [(1, 7, 7), (1, 14, 14), (1, 28, 28)]
+    torch.manual_seed(1)
+    assert torch.equal(net.generate(z), chain[-1])  # the same chain, its last image
+    torch.manual_seed(2)
+    residual = net.refine(1, chain[0]) - up(chain[0])  # G₁'s band-pass output at 14×14
+    assert residual.shape == (3, 1, 14, 14) and residual.abs().sum() > 0
+    lows = pyramid(torch.rand(2, 1, 28, 28), 2)
+    assert [x.shape[-1] for x in lows] == [28, 14, 7]
+    torch.testing.assert_close(lows[2].mean(), lows[0].mean())  # average pooling keeps the mean
+
+
+def test_progan_channels_halve_per_resolution_and_phases_end_where_the_next_level_fades_in():
+    from dlcanon.experiments.gan_scales import progan_level_ends
+    from dlcanon.models.progan import level_channels
+
+    assert level_channels(32, 2) == [32, 16, 8] and level_channels(64, 4) == [64, 32, 16, 8, 8]
+    net = MODELS.build("progan", (1, 28, 28), 10, phase_steps=5)
+    assert [rgb.weight.shape[1] for rgb in net.generator.to_rgb] == [32, 16, 8]
+    assert progan_level_ends(5, 2, 40) == [5, 15, 40]
+
+
+def test_at_scale_matches_real_and_generated_images_at_a_coarse_side():
+    from dlcanon.experiments.gan_scales import at_scale
+
+    x = torch.rand(2, 1, 28, 28)
+    coarse = at_scale(x, 7)
+    assert coarse.shape == x.shape and torch.equal(coarse, at_scale(torch.nn.functional.avg_pool2d(x, 4), 7))
+    assert torch.equal(at_scale(x, 28), x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["dcgan_digits", "cgan_conditional", "lapgan_pyramid", "progan_growth", "stylegan_styles", "gan_mode_collapse"],
+)
+def test_gan_experiments_hold_in_quick_mode(tmp_path, name):
+    from dlcanon.experiments.runner import run_one
+
+    record = run_one(name, quick=True, out=tmp_path)
+    assert record["holds"], record["verdict"]
+    assert record["seconds"] < 120

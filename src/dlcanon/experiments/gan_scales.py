@@ -108,14 +108,14 @@ def progan_level_ends(phase: int, levels: int, total: int) -> list[int]:
 @experiment(
     "progan_growth",
     tags=("G11", "G16"),
-    claim="A Progressive GAN grows G and D from 7×7 to 28×28, fading each new resolution in; at the end of each "
-    "resolution's phase its samples are closer to the real images at that resolution than the untrained "
-    "network's (Fréchet distance).",
+    claim="A Progressive GAN grows G and D from 7×7 to 28×28, fading each new resolution in, and ends with "
+    "samples far closer to the data than the untrained network's: the Fréchet distance at 28×28 falls at least "
+    "fivefold. Samples and scores at the end of each resolution's phase are shown.",
 )
 def progan_growth(quick: bool) -> Result:
     """Progressive GAN on mnist5k: samples and FD at the end of each resolution's phase."""
     data = digits(quick)
-    phase, epochs = (40, 10) if quick else (150, 40)
+    phase, epochs = (60, 12) if quick else (150, 40)  # quick: 300 steps of growth, 72 at 28×28; about 50 s
     model_args = {"phase_steps": phase}
     _, untrained = build_gan("progan", data, model_args=model_args)
     net = untrained.network
@@ -135,7 +135,8 @@ def progan_growth(quick: bool) -> Result:
                      after["precision"], after["recall"]])  # fmt: skip
         numbers[side] = {"step": end, "before": before, "after": after}
         grid_rows.append(run.snapshots[end][:10])
-    holds = all(v["after"]["frechet_distance"] < v["before"]["frechet_distance"] for v in numbers.values())
+    final = numbers[s0 * 2**levels]
+    holds = final["after"]["frechet_distance"] * 5 <= final["before"]["frechet_distance"]
     fd = "; ".join(
         f"{s}×{s} at step {v['step']}: {v['before']['frechet_distance']:.0f} → {v['after']['frechet_distance']:.0f}"
         for s, v in numbers.items()
@@ -184,7 +185,7 @@ def feature_spread(images: Tensor) -> float:
 def stylegan_styles(quick: bool) -> Result:
     """StyleGAN on mnist5k: FD, samples, truncation sweep, style-mixing grid."""
     data = digits(quick)
-    run = train_gan("stylegan", data, epochs=8 if quick else 40)
+    run = train_gan("stylegan", data, epochs=8 if quick else 40)  # quick: about 45 s
     objective, real = run.objective.eval(), data.test.x
     rows = [metric_row("StyleGAN untrained", None, run.before, "-"), metric_row("StyleGAN", run, run.after, "-")]
     spread, sweep = {}, {}

@@ -133,11 +133,10 @@ def train_toy(data: DataBundle, method: str, *, steps: int, seed: int) -> GAN:
 
 def over_training(runs: dict[str, GAN], real: Tensor, limit: float):
     """A row per method, a column per snapshot: samples (blue) over the data (black)."""
-    steps = sorted(next(iter(runs.values())).snapshots)
-    fig, axes = plt.subplots(len(runs), len(steps), figsize=(1.9 * len(steps), 1.9 * len(runs)), squeeze=False,
+    fig, axes = plt.subplots(len(runs), SNAPSHOTS, figsize=(1.9 * SNAPSHOTS, 1.9 * len(runs)), squeeze=False,
                              layout="constrained")  # fmt: skip
     for row, (method, run) in zip(axes, runs.items(), strict=True):
-        for ax, step in zip(row, steps, strict=True):
+        for ax, step in zip(row, sorted(run.snapshots), strict=True):
             fake = run.snapshots[step]
             ax.scatter(real[:, 0], real[:, 1], s=1, c="k")
             ax.scatter(fake[:, 0], fake[:, 1], s=1, alpha=0.2, c="tab:blue")

@@ -130,12 +130,14 @@ class LAPGAN(GANNetwork):
     tags=("G10",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 10, "batch_size": 64, "eval_every": 0, "log_every": 50},
+    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 50, "objective_args": {"lr": 5e-4}},
 )
 def build_lapgan(
     input_shape: tuple[int, ...], num_classes: int | None, *, latent_dim: int = 64, width: int = 32
 ) -> LAPGAN:
-    """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k)."""
+    """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k).
+
+    620 steps of Adam 5e-4 (β = (0.5, 0.999)): 2e-4 barely moves in that budget, 1e-3 oscillates."""
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
         raise ValueError(f"lapgan needs square (C, H, W) images; got {input_shape}")
     network = LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)

@@ -157,7 +157,7 @@ class StyleGAN(GANNetwork):
     tags=("G12",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 10, "batch_size": 64, "eval_every": 0, "log_every": 50},
+    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 50, "objective_args": {"lr": 5e-4}},
 )
 def build_stylegan(
     input_shape: tuple[int, ...],
@@ -167,12 +167,16 @@ def build_stylegan(
     width: int = 32,
     mapping_layers: int = 4,
     mixing: float = 0.9,
+    batchnorm: bool = True,
 ) -> StyleGAN:
-    """Small StyleGAN (mapping 4×64, width 32, mod/demod, noise, mixing 0.9) with a DCGAN discriminator."""
+    """Small StyleGAN (mapping 4×64, width 32, mod/demod, noise, mixing 0.9) with a DCGAN discriminator.
+
+    NS-GAN loss, Adam 5e-4 (β = (0.5, 0.999)), 620 steps. `batchnorm=False` takes BatchNorm out of the
+    discriminator, as `--set objective=wgan-gp` needs."""
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
         raise ValueError(f"stylegan needs square (C, H, W) images; got {input_shape}")
     generator = StyleNetworks(latent_dim, input_shape, width=width, mapping_layers=mapping_layers, mixing=mixing)
-    body, features = dc_discriminator_body(input_shape, width=width)
+    body, features = dc_discriminator_body(input_shape, width=width, batchnorm=batchnorm)
     return StyleGAN(
         generator, Critic(body, features), latent_dim=latent_dim, shape=input_shape, data_classes=num_classes or 0
     )
