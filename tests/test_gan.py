@@ -225,6 +225,15 @@ def test_lapgan_chain_adds_a_residual_over_each_upsampled_coarser_image():
     torch.manual_seed(2)
     residual = net.refine(1, chain[0]) - up(chain[0])  # G₁'s band-pass output at 14×14
     assert residual.shape == (3, 1, 14, 14) and residual.abs().sum() > 0
+    from dlcanon.errors import UserError
+    from dlcanon.objectives.gan import GAN
+
+    scales = GAN(net).pyramid(4, seed=0)
+    assert [x.shape[-1] for x in scales] == [7, 14, 28] and all(
+        0 <= float(x.min()) <= float(x.max()) <= 1 for x in scales
+    )
+    with pytest.raises(UserError, match="lapgan"):
+        GAN(MODELS.build("dcgan", (1, 28, 28), 10)).pyramid(2)
     lows = pyramid(torch.rand(2, 1, 28, 28), 2)
     assert [x.shape[-1] for x in lows] == [28, 14, 7]
     torch.testing.assert_close(lows[2].mean(), lows[0].mean())  # average pooling keeps the mean
@@ -260,3 +269,15 @@ def test_gan_experiments_hold_in_quick_mode(tmp_path, name):
     record = run_one(name, quick=True, out=tmp_path)
     assert record["holds"], record["verdict"]
     assert record["seconds"] < 120
+
+
+def test_cli_sample_writes_lapgans_chain_at_every_scale(tmp_path):
+    from helpers import dlcanon
+
+    run = tmp_path / "lapgan"
+    out = dlcanon(
+        "train", "lapgan", "--data", "digits", "--epochs", "1", "--out", str(run), "--set", "tensorboard=false"
+    )
+    assert out.returncode == 0, out.stderr
+    sample = json.loads(dlcanon("sample", str(run), "--n", "8", "--json").stdout)
+    assert Path(sample["scales"]).read_bytes()[:4] == b"\x89PNG"

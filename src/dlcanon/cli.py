@@ -201,7 +201,8 @@ def sample(
     """Draw samples from a trained generative model into a PNG grid (a scatter plot for 2-D points).
 
     Latent-variable models (vae, cvae, nvae, ppca) also get reconstructions and a latent interpolation of test
-    images (SAMPLES-reconstructions.png, SAMPLES-interpolation.png).
+    images (SAMPLES-reconstructions.png, SAMPLES-interpolation.png); LAPGAN gets its sampling chain, a row per
+    scale (SAMPLES-scales.png).
     """
     from dlcanon.runs import load_run
 
@@ -216,6 +217,12 @@ def sample(
     from dlcanon.latent_views import save_latent_views  # latent-variable models: reconstructions, interpolation
 
     result.update(save_latent_views(objective, bundle.test, path, label=label))
+    if hasattr(objective, "network") and hasattr(objective.network, "generate_pyramid"):  # LAPGAN: every scale
+        from dlcanon.plots import save_image_grid, scale_rows
+
+        chain = objective.pyramid(min(n, 16))
+        scales = path.with_name(path.stem + "-scales.png")
+        result["scales"] = str(save_image_grid(scale_rows(chain), scales, nrow=len(chain[0])))
     if mixing:
         if not hasattr(objective, "style_mixing"):
             raise UserError(f"--mixing needs a style-based generator (stylegan); {cfg.model} has none")

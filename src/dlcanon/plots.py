@@ -50,6 +50,12 @@ def image_grid(images: torch.Tensor, *, nrow: int | None = None, pad: int = 1) -
     return grid.permute(1, 2, 0)
 
 
+def scale_rows(chain: list[torch.Tensor]) -> torch.Tensor:
+    """Images at several sides [(n, C, s, s), …] → one batch, each nearest-up-sampled to the largest side."""
+    side = max(x.shape[-1] for x in chain)
+    return torch.cat([torch.nn.functional.interpolate(x.float(), size=side, mode="nearest") for x in chain])
+
+
 def save_image_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> Path:
     grid = image_grid(images, nrow=nrow)
     path.parent.mkdir(parents=True, exist_ok=True)

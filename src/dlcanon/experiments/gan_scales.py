@@ -26,7 +26,7 @@ from dlcanon.experiments.gan_images import (
 from dlcanon.metrics.feature_net import load_feature_net
 from dlcanon.models.progan import level_and_alpha
 from dlcanon.objectives.gan import GAN
-from dlcanon.plots import image_grid
+from dlcanon.plots import image_grid, scale_rows
 
 SIDE = 28
 
@@ -38,19 +38,10 @@ def at_scale(x: Tensor, side: int) -> Tensor:
     return F.interpolate(x, size=SIDE, mode="nearest") if x.shape[-1] < SIDE else x
 
 
-def pyramid_samples(objective: GAN, n: int, seed: int) -> list[Tensor]:
-    """LAPGAN's sampling chain in [0, 1], coarsest first: [(n, 1, 7, 7), (n, 1, 14, 14), (n, 1, 28, 28)]."""
-    net = objective.network
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        chain = net.generate_pyramid(net.sample_z(n, "cpu", generator=g))
-    return [objective.unscale(x).clamp(0, 1) for x in chain]
-
-
 def scale_scores(objective: GAN, real: Tensor, n: int = 500) -> dict[int, dict[str, float]]:
     """Per pyramid level (by side): FD, precision, recall of the chain's images against the real pyramid."""
     objective.eval()
-    chain = pyramid_samples(objective, n, 3)
+    chain = objective.pyramid(n, seed=3)
     return {x.shape[-1]: scores(at_scale(real, x.shape[-1]), at_scale(x, x.shape[-1])) for x in chain}
 
 
@@ -72,8 +63,8 @@ def lapgan_pyramid(quick: bool) -> Result:
     after = scale_scores(run.objective, real)
     metrics = ("frechet_distance", "precision", "recall")
     rows = [[f"{s}×{s}", before[s]["frechet_distance"], *(after[s][k] for k in metrics)] for s in sorted(after)]
-    chain = pyramid_samples(run.objective, 10, seed=1)
-    grid = image_grid(torch.cat([at_scale(x, x.shape[-1]) for x in chain]), nrow=10)
+    chain = run.objective.pyramid(10, seed=1)
+    grid = image_grid(scale_rows(chain), nrow=10)
     holds = all(after[s]["frechet_distance"] < before[s]["frechet_distance"] for s in after)
     fd = "frechet_distance"
     fds = ", ".join(f"{s}×{s} {before[s][fd]:.0f} → {after[s][fd]:.0f}" for s in sorted(after))

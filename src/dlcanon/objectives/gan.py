@@ -188,6 +188,15 @@ class GAN(Objective):
         return x.clamp(0, 1) if self.network.image else x
 
     @torch.no_grad()
+    def pyramid(self, n: int, *, seed: int = 0) -> list[Tensor]:
+        """A pyramid of GANs' (LAPGAN's) sampling chain in [0, 1], coarsest first: [(n, C, s₀, s₀), …, data size]."""
+        if not hasattr(self.network, "generate_pyramid"):
+            raise UserError("samples per scale need a pyramid of GANs (lapgan)")
+        device = next(self.parameters()).device
+        z = self.network.sample_z(n, device, generator=torch.Generator(device).manual_seed(seed))
+        return [self.unscale(x).clamp(0, 1) for x in self.network.generate_pyramid(z)]
+
+    @torch.no_grad()
     def style_mixing(self, n: int = 5, *, seed: int = 0) -> tuple[Tensor, int]:
         """A (n + 1)² grid: row 0 sources B, column 0 sources A, cell (i, j) A_i's coarse styles with B_j's
         fine styles (Karras et al., 2019, Fig. 3); returns images and the row length."""
