@@ -281,3 +281,12 @@ def test_cli_sample_writes_lapgans_chain_at_every_scale(tmp_path):
     assert out.returncode == 0, out.stderr
     sample = json.loads(dlcanon("sample", str(run), "--n", "8", "--json").stdout)
     assert Path(sample["scales"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_wgan_gp_refuses_a_critic_with_batchnorm():
+    from dlcanon.errors import UserError
+    from dlcanon.objectives.gan import GAN
+
+    with pytest.raises(UserError, match="batchnorm=false"):
+        GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="wgan-gp")
+    GAN(MODELS.build("dcgan", (1, 28, 28), 10, batchnorm=False), kind="wgan-gp")  # accepted

@@ -74,6 +74,12 @@ class GAN(Objective):
         self.clip, self.gp_weight, self.eval_seed = float(clip), float(gp_weight), eval_seed
         if kind == "wgan-gp" and hasattr(network, "training_fakes"):
             raise UserError("wgan-gp interpolates whole samples; a pyramid of GANs (lapgan) trains with gan")
+        batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.discriminator.modules())
+        if kind == "wgan-gp" and batchnorm:
+            raise UserError(
+                "wgan-gp penalises each sample's gradient, which BatchNorm in the critic mixes across the batch: "
+                "use a critic without it (--set model_args.batchnorm=false)"
+            )
         k, dim = getattr(network, "data_classes", 0), network.shape[-1]
         points = len(network.shape) == 1
         self.register_buffer("mode_centres", torch.zeros(k if points else 0, dim))
