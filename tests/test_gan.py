@@ -81,6 +81,22 @@ def test_gradient_penalty_of_a_linear_critic():
     assert torch.allclose(critic.weight.grad[0], 2 * 4 * w / 5)
 
 
+def test_drift_penalty_adds_epsilon_times_the_mean_squared_real_score():
+    from dlcanon.objectives.gan import GAN
+
+    assert L.drift_penalty(torch.tensor([1.0, -3.0])).item() == pytest.approx(5.0)
+    torch.manual_seed(0)
+    network = MODELS.build("wgan-gp", (2,), 8)
+    batch = (torch.randn(16, 2), None)
+    losses = {}
+    for drift in (0.0, 0.5):
+        torch.manual_seed(1)
+        losses[drift] = GAN(network, kind="wgan", drift=drift)(batch, "discriminator")[0]
+    with torch.no_grad():
+        expected = 0.5 * network.discriminate(batch[0]).pow(2).mean()
+    torch.testing.assert_close(losses[0.5] - losses[0.0], expected)
+
+
 def test_interpolates_draw_one_epsilon_per_sample():
     real, fake = torch.zeros(4, 1, 3, 3), torch.ones(4, 1, 3, 3)
     x = L.interpolates(real, fake)

@@ -189,7 +189,7 @@ class ProGAN(GANNetwork):
         "batch_size": 64,
         "eval_every": 0,
         "log_every": 50,
-        "objective_args": {"n_critic": 1, "lr": 1e-3, "betas": (0.0, 0.99)},
+        "objective_args": {"n_critic": 1, "lr": 1e-3, "betas": (0.0, 0.99), "drift": 1e-3},
     },
 )
 def build_progan(
@@ -200,7 +200,8 @@ def build_progan(
     width: int = 32,
     phase_steps: int = 60,
 ) -> ProGAN:
-    """Progressive GAN (WGAN-GP, n_critic = 1, Adam(1e-3, β = (0, 0.99)) as the paper); grows every 60 steps.
+    """Progressive GAN (WGAN-GP, n_critic = 1, drift 0.001, Adam(1e-3, β = (0, 0.99)) as the paper), growing
+    every 60 steps.
 
     With 620 steps (20 epochs of mnist5k): 60 at 7×7, fade-in and stable phases of 60 at 14×14 and 28×28, then
     320 more at 28×28. The non-saturating GAN loss collapsed to blank images with these settings."""

@@ -7,6 +7,7 @@ generator once, each with its paper's optimiser. Losses are the pure functions o
 - `wgan` (Arjovsky et al., 2017): RMSprop(5e-5), n_critic = 5, critic weights clipped to [−c, c], c = 0.01.
   The clip is applied before every use of the critic, which equals clipping after each of its steps.
 - `wgan-gp` (Gulrajani et al., 2017): Adam(1e-4, β = (0, 0.9)), n_critic = 5, λ = 10.
+- `drift` ε (Wasserstein critics; Karras et al., 2018, use 0.001) adds ε·E[f(x)²] to the critic's loss.
 
 Images are scaled from [0, 1] to [−1, 1] for the tanh generators; `sample(n)` returns [0, 1] images (or
 2-D points). `evaluate` generates as many samples as the test split (at least 2,500 on 2-D mixtures) from a
@@ -56,6 +57,7 @@ class GAN(Objective):
         betas: tuple[float, float] | None = None,
         clip: float = 0.01,
         gp_weight: float = 10.0,
+        drift: float = 0.0,
         eval_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -69,9 +71,11 @@ class GAN(Objective):
             self.optimizer["lr"] = float(lr)
         if betas is not None:
             self.optimizer["betas"] = tuple(betas)
-        if self.n_critic < 1 or clip <= 0 or gp_weight < 0:
-            raise UserError(f"need n_critic ≥ 1, clip > 0, gp_weight ≥ 0; got {n_critic}, {clip}, {gp_weight}")
-        self.clip, self.gp_weight, self.eval_seed = float(clip), float(gp_weight), eval_seed
+        if self.n_critic < 1 or clip <= 0 or gp_weight < 0 or drift < 0:
+            raise UserError(
+                f"need n_critic ≥ 1, clip > 0, gp_weight ≥ 0, drift ≥ 0; got {n_critic}, {clip}, {gp_weight}, {drift}"
+            )
+        self.clip, self.gp_weight, self.drift, self.eval_seed = float(clip), float(gp_weight), float(drift), eval_seed
         if kind == "wgan-gp" and hasattr(network, "training_fakes"):
             raise UserError("wgan-gp interpolates whole samples; a pyramid of GANs (lapgan) trains with gan")
         batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.discriminator.modules())
@@ -136,6 +140,8 @@ class GAN(Objective):
                 penalty = L.gradient_penalty(lambda v: net.discriminate(v, y), L.interpolates(real, fake))
                 loss = loss + self.gp_weight * penalty
                 logs["gradient_penalty"] = penalty.detach()
+            if self.drift:  # Karras et al. (2018): ε_drift·E[f(x)²] keeps the critic's values near 0
+                loss = loss + self.drift * L.drift_penalty(d_real)
             return loss, {"loss": loss.detach(), **logs}
         if update != "generator":
             raise ValueError(f"unknown update {update!r}; expected discriminator or generator")

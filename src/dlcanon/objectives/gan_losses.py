@@ -48,6 +48,11 @@ def wasserstein_generator_loss(fake: Tensor) -> Tensor:
     return -fake.mean()
 
 
+def drift_penalty(real: Tensor) -> Tensor:
+    """E[f(x)²] on real samples: Progressive GAN's term that stops a Wasserstein critic's values drifting."""
+    return real.pow(2).mean()
+
+
 def interpolates(real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
     """x̂ = εx + (1 − ε)x̃ with one ε ~ U[0, 1] per sample, broadcast over the sample's other dims."""
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, generator=generator)
