@@ -107,6 +107,7 @@ def gan_optimal_discriminator(quick: bool) -> Result:
     )
 
 
+MODES = {"ring8": 8, "grid25": 25}
 METHODS = {"GAN (minimax)": "gan", "NS-GAN": "nsgan", "WGAN (clip)": "wgan", "WGAN-GP": "wgan-gp"}  # models
 
 
@@ -171,9 +172,17 @@ def gan_mode_collapse(quick: bool) -> Result:
     figures = {f"{name}_over_training": over_training(first[name], load_data(name).test.x[:1000], limits[name])
                for name in datasets}  # fmt: skip
     wgan_gp = numbers["ring8/WGAN-GP"]["modes_covered"]
-    summary = "; ".join(f"{r[1]} {r[3]:.1f} modes, {r[5]:.0%} high quality" for r in rows if r[0] == "ring8")
+    summary = {
+        name: "; ".join(f"{r[1]} {r[3]:.1f} modes, {r[5]:.0%} high quality" for r in rows if r[0] == name)
+        for name in datasets
+    }
+    verdict = " ".join(
+        f"On {name} ({MODES[name]} modes) after {steps[name]} generator steps (mean over {len(seeds)} "
+        f"seed(s)): {summary[name]}."
+        for name in datasets
+    )
     return Result(
-        verdict=f"On ring8 after {steps['ring8']} generator steps (mean over {len(seeds)} seed(s)): {summary}.",
+        verdict=verdict,
         holds=min(wgan_gp) == 8,
         tables=[
             Table(
