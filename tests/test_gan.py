@@ -306,3 +306,28 @@ def test_wgan_gp_refuses_a_critic_with_batchnorm():
     with pytest.raises(UserError, match="batchnorm=false"):
         GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="wgan-gp")
     GAN(MODELS.build("dcgan", (1, 28, 28), 10, batchnorm=False), kind="wgan-gp")  # accepted
+
+
+def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
+    from dlcanon.metrics.feature_net import ExternalFeatures
+    from helpers import dlcanon
+
+    class Pooled(torch.nn.Module):  # a stand-in for Inception: [0, 1] RGB images → 12 features
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
+
+    path = tmp_path / "features.pt2"
+    batch = {"x": {0: torch.export.Dim("batch")}}
+    torch.export.save(torch.export.export(Pooled(), (torch.rand(4, 3, 8, 8),), dynamic_shapes=batch), path)
+    extractor = ExternalFeatures(path)
+    gray = torch.rand(5, 1, 8, 8)
+    assert torch.equal(extractor.features(gray), Pooled()(gray.expand(-1, 3, -1, -1)))
+    run = tmp_path / "cgan"
+    out = dlcanon("train", "cgan", "--data", "digits", "--epochs", "1", "--out", str(run), "--set", "tensorboard=false")
+    assert out.returncode == 0, out.stderr
+    shipped = json.loads(dlcanon("eval", str(run), "--json").stdout)["metrics"]
+    external = json.loads(dlcanon("eval", str(run), "--features", str(path), "--json").stdout)["metrics"]
+    assert "test_conditional_accuracy" in shipped and "test_conditional_accuracy" not in external  # no classifier
+    assert external["test_frechet_distance"] != shipped["test_frechet_distance"] >= 0
+    bad = dlcanon("eval", str(run), "--features", str(tmp_path / "missing.pt2"))
+    assert bad.returncode == 2 and "torch.export" in bad.stderr

@@ -177,12 +177,16 @@ def eval_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `dlcanon train`.")],
     data: Annotated[str | None, typer.Option(help="Evaluate on this dataset's test split instead.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    features: Annotated[
+        Path | None,
+        typer.Option(help="GANs: a local torch.export feature extractor (.pt2), e.g. Inception, for FD and P/R."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a trained run on the test split; prints the run's summary with fresh metrics."""
     from dlcanon.evaluate import evaluate_run
 
-    summary = evaluate_run(run_dir, data=data, device=device)
+    summary = evaluate_run(run_dir, data=data, device=device, features=features)
     emit(summary, as_json, lambda: _print_summary(summary))
 
 

@@ -15,10 +15,21 @@ from dlcanon.runs import load_run
 from dlcanon.train import autocast, resolve_precision, select_device
 
 
-def evaluate_run(run_dir: Path, *, data: str | None = None, device: str = "auto") -> dict[str, Any]:
-    """Recompute the test metrics of a run from its checkpoint (the EMA weights if it kept them)."""
+def evaluate_run(
+    run_dir: Path, *, data: str | None = None, device: str = "auto", features: Path | None = None
+) -> dict[str, Any]:
+    """Recompute the test metrics of a run from its checkpoint (the EMA weights if it kept them).
+
+    `features`: a torch.export feature extractor (.pt2) (e.g. Inception) for a GAN's Fréchet distance and
+    precision/recall instead of the shipped metric classifier."""
     dev = select_device(device)
     cfg, bundle, objective = load_run(run_dir, data=data, device=str(dev))
+    if features is not None:
+        if not hasattr(objective, "external_features"):
+            raise UserError(f"--features applies to GANs; {cfg.model} is scored without sample features")
+        from dlcanon.metrics.feature_net import ExternalFeatures
+
+        objective.external_features = ExternalFeatures(features)
     test = bundle.test.to(dev)
     start = time.perf_counter()
     batches = DeviceLoader(test, cfg.eval_batch_size, shuffle=False, drop_last=False).epoch(0)

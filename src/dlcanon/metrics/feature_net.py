@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from dlcanon.errors import UserError
 
 FEATURES = 64
 SHIPPED = {(1, 28, 28): "mnist5k", (1, 8, 8): "digits"}
@@ -62,6 +65,39 @@ def load_feature_net(data: str) -> FeatureNet:
     with asset(f"feature_{data}.pt").open("rb") as f:
         net.load_state_dict(torch.load(f, map_location="cpu", weights_only=True))
     return net.eval().requires_grad_(False)
+
+
+class ExternalFeatures:
+    """A feature extractor of the user's, e.g. Inception for the usual FID, from a `torch.export` archive.
+
+    The program maps float images in [0, 1] (N, 3, H, W) to features (N, D); gray images are repeated to three
+    channels before it sees them. Making one from a network of one's own, with any resizing and normalisation
+    it needs inside `forward` and a dynamic batch dimension:
+
+        program = torch.export.export(net, (torch.rand(8, 3, 299, 299),),
+                                      dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+        torch.export.save(program, "features.pt2")
+
+    Nothing is downloaded: the file must be local."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
+        if path.suffix != ".pt2" or not path.is_file():
+            raise UserError(f"--features expects a local torch.export archive (.pt2); got {path}")
+        try:
+            self.module = torch.export.load(str(path)).module()
+        except Exception as exc:  # a corrupt or foreign archive: say so in one line
+            raise UserError(
+                f"--features: cannot load {path} as a torch.export program ({type(exc).__name__})"
+            ) from None
+        self.path = path
+
+    @torch.no_grad()
+    def features(self, x: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1] -> (N, D)
+        x = x.float().cpu()
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return self.module(x).float().flatten(1)
 
 
 def feature_net_for(shape: tuple[int, ...]) -> FeatureNet | None:

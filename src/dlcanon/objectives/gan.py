@@ -13,8 +13,9 @@ Images are scaled from [0, 1] to [−1, 1] for the tanh generators; `sample(n)` 
 2-D points). `evaluate` generates as many samples as the test split (at least 2,500 on 2-D mixtures) from a
 seeded noise generator and reports mode coverage on labelled 2-D data (modes = class means of the training
 split, σ = their pooled within-class standard deviation), or, on images, the Fréchet distance and
-precision/recall in the shipped metric classifier's features and, for conditional networks, the classifier's
-accuracy on samples generated for the test labels.
+precision/recall in the shipped metric classifier's features (or a user's exported extractor, e.g.
+Inception: `external_features`) and, for conditional networks, the classifier's accuracy on samples generated
+for the test labels.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 
 from dlcanon.data.base import Split
 from dlcanon.errors import UserError
-from dlcanon.metrics.feature_net import feature_net_for
+from dlcanon.metrics.feature_net import ExternalFeatures, FeatureNet, feature_net_for
 from dlcanon.metrics.generative import conditional_accuracy, frechet_distance, mode_coverage, precision_recall
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
@@ -89,6 +90,7 @@ class GAN(Objective):
         self.register_buffer("mode_centres", torch.zeros(k if points else 0, dim))
         self.register_buffer("mode_std", torch.zeros(()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # generator steps taken
+        self.external_features: ExternalFeatures | None = None  # set by `dlcanon eval --features`
 
     # ------------------------------------------------------------------ players
     def updates(self) -> list[Update]:
@@ -238,14 +240,14 @@ class GAN(Objective):
             return mode_coverage(fake, self.mode_centres, float(self.mode_std))
         cond = labels if self.network.num_classes else None
         fake = torch.cat([self.sample(len(c), labels=c, seed=self.eval_seed + i) for i, c in _chunks(real, cond)])
-        feature_net = feature_net_for(tuple(real.shape[1:]))
+        feature_net = self.external_features or feature_net_for(tuple(real.shape[1:]))
         if feature_net is None:  # no shipped classifier for this shape: pixels as features
             f_real, f_fake = real.flatten(1).cpu(), fake.flatten(1).cpu()
         else:
             f_real, f_fake = feature_net.features(real.cpu()), feature_net.features(fake.cpu())
         precision, recall = precision_recall(f_real, f_fake)
         out = {"frechet_distance": frechet_distance(f_real, f_fake), "precision": precision, "recall": recall}
-        if cond is not None and feature_net is not None:
+        if cond is not None and isinstance(feature_net, FeatureNet):  # a classifier: it can judge the labels
             out["conditional_accuracy"] = conditional_accuracy(feature_net(fake.cpu()).argmax(1), cond.cpu())
         return out
 
