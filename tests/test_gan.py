@@ -331,3 +331,21 @@ def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
     assert external["test_frechet_distance"] != shipped["test_frechet_distance"] >= 0
     bad = dlcanon("eval", str(run), "--features", str(tmp_path / "missing.pt2"))
     assert bad.returncode == 2 and "torch.export" in bad.stderr
+
+
+@pytest.mark.parametrize(("shape", "sides"), [((1, 28, 28), [7, 14, 28]), ((3, 32, 32), [4, 8, 16, 32])])
+def test_dcgan_doubles_the_side_with_each_fractional_strided_convolution(shape, sides):
+    torch.manual_seed(0)
+    net = MODELS.build("dcgan", shape, 10)
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.shape[-1])) for m in net.generator.modules()
+             if isinstance(m, torch.nn.ConvTranspose2d | torch.nn.Unflatten)]  # fmt: skip
+    x = net.generate(net.sample_z(2, "cpu"))
+    assert seen == sides and x.shape == (2, *shape) and float(x.abs().max()) <= 1  # tanh output
+    assert net.discriminate(x).shape == (2,)
+    strided = [m for m in net.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(m.stride == (2, 2) and m.kernel_size == (4, 4) for m in strided) and len(strided) == len(sides) - 1
+    convs = [m.weight for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    assert all(abs(float(w.std()) - 0.02) < 0.005 for w in convs)  # N(0, 0.02) initialisation
+    for h in hooks:
+        h.remove()
