@@ -86,7 +86,7 @@ def toys():
     """Two registered toy experiments, one that fails; yields the number of calls of each."""
     calls: Counter[str] = Counter()
 
-    @experiment("toy_report_ok", tags=("F4",), claim="Flipping the kernel turns correlation into convolution.")
+    @experiment("toy_report_ok", tags=("F4", "G16"), claim="Flipping the kernel turns correlation into convolution.")
     def toy_ok(quick: bool) -> Result:
         calls["toy_report_ok"] += 1
         fig, (ax,) = figure()
@@ -137,6 +137,16 @@ def test_index_has_one_section_per_experiment_in_the_notes_order(rendered):
         time = article.find("dd", class_="seconds")
         assert float(time.attrs["data-seconds"]) >= 0 and re.search(r"\d s", time.text())
         assert EXPERIMENTS.entry(name).meta["claim"] in article.find("p", class_="claim").text()
+
+
+def test_contents_list_every_tag_and_a_secondary_tag_counts_as_measured(rendered):
+    out, _ = rendered
+    root = parse(out / "index.html")
+    contents = root.find("table", class_="contents")
+    links = [a.attrs["href"] for a in contents.find_all("a")]
+    assert "#F4" in links and "coverage.html#G16" in links
+    unmeasured = [a.text() for a in root.find("p", class_="unmeasured").find_all("a") if "#" in a.attrs["href"]]
+    assert "F1" in unmeasured and not {"F4", "G16", "G3"} & set(unmeasured)  # G3: the failing toy's tag
 
 
 def test_a_successful_section_shows_table_figure_and_verdict(rendered):

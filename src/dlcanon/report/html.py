@@ -114,7 +114,7 @@ def render_report(out: Path, report: dict[str, Any]) -> Path:
     env = environment()
     views = [experiment_view(record, out) for record in report["experiments"]]
     groups = group_by_topic(views)
-    measured = {topic.id for topic, _ in groups if topic is not None}
+    measured = {tag for view in views for tag in view.get("tags", [])}  # secondary tags measure their topic too
     unmeasured = [topic for topic in load_curriculum() if topic.id not in measured]
     rows, unknown = coverage()
     ran = {view["name"]: view for view in views}
