@@ -260,9 +260,14 @@ def test_progan_channels_halve_per_resolution_and_phases_end_where_the_next_leve
     from dlcanon.models.progan import level_channels
 
     assert level_channels(32, 2) == [32, 16, 8] and level_channels(64, 4) == [64, 32, 16, 8, 8]
+    assert level_channels(4, 2) == [4, 4, 4]
+    small = MODELS.build("progan", (1, 28, 28), 10, width=4)
+    assert small.generate(small.sample_z(2, "cpu")).shape == (2, 1, 28, 28)
     net = MODELS.build("progan", (1, 28, 28), 10, phase_steps=5)
     assert [rgb.weight.shape[1] for rgb in net.generator.to_rgb] == [32, 16, 8]
     assert progan_level_ends(5, 2, 40) == [5, 15, 40]
+    with pytest.raises(ValueError, match="before the last"):
+        progan_level_ends(5, 2, 20)
 
 
 def test_at_scale_matches_real_and_generated_images_at_a_coarse_side():
@@ -306,6 +311,8 @@ def test_wgan_gp_refuses_a_critic_with_batchnorm():
     with pytest.raises(UserError, match="batchnorm=false"):
         GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="wgan-gp")
     GAN(MODELS.build("dcgan", (1, 28, 28), 10, batchnorm=False), kind="wgan-gp")  # accepted
+    with pytest.raises(UserError, match="Wasserstein"):
+        GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="gan", drift=0.001)
 
 
 def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
@@ -331,6 +338,10 @@ def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
     assert external["test_frechet_distance"] != shipped["test_frechet_distance"] >= 0
     bad = dlcanon("eval", str(run), "--features", str(tmp_path / "missing.pt2"))
     assert bad.returncode == 2 and "torch.export" in bad.stderr
+    fixed = tmp_path / "fixed.pt2"  # exported for 16×16 images only: a one-line error, not a traceback
+    torch.export.save(torch.export.export(Pooled(), (torch.rand(4, 3, 16, 16),), dynamic_shapes=batch), fixed)
+    bad = dlcanon("eval", str(run), "--features", str(fixed))
+    assert bad.returncode == 2 and "rejects images of shape" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.parametrize(("shape", "sides"), [((1, 28, 28), [7, 14, 28]), ((3, 32, 32), [4, 8, 16, 32])])

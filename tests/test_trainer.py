@@ -248,3 +248,21 @@ def test_snapshots_run_at_the_requested_steps_in_eval_mode(tiny_images):
     assert not any(training or grad for _, training, grad, _ in seen)
     assert not torch.equal(seen[0][3], seen[1][3]) and torch.equal(seen[2][3], next(objective.parameters()))
     assert objective.training  # the trainer's mode is restored after each snapshot
+
+
+def test_snapshots_change_neither_the_run_nor_its_training_time(tiny_images):
+    import time
+
+    def sample_and_wait(step, model):
+        torch.rand(100)  # draws from the global generator, as sampling a GAN's noise does
+        time.sleep(0.3)
+
+    runs = []
+    for snapshot in (None, sample_and_wait):
+        torch.manual_seed(0)
+        objective = Classifier(MLP(64, 4, hidden=(32,), dropout=0.5))  # dropout draws from the generator too
+        summary = fit(objective, tiny_images, cfg(epochs=2), snapshot=snapshot, snapshot_steps={0, 4})
+        runs.append((summary["seconds"], [p.detach().clone() for p in objective.parameters()]))
+    (plain_seconds, plain), (seconds, snapped) = runs
+    assert all(torch.equal(a, b) for a, b in zip(plain, snapped, strict=True))
+    assert 0 <= seconds < 0.3 + plain_seconds and plain_seconds >= 0  # two 0.3 s snapshots are not counted

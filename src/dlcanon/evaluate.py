@@ -25,8 +25,8 @@ def evaluate_run(
     dev = select_device(device)
     cfg, bundle, objective = load_run(run_dir, data=data, device=str(dev))
     if features is not None:
-        if not hasattr(objective, "external_features"):
-            raise UserError(f"--features applies to GANs; {cfg.model} is scored without sample features")
+        if not hasattr(objective, "external_features") or not objective.network.image:
+            raise UserError(f"--features applies to GANs of images; {cfg.model} is scored without image features")
         from dlcanon.metrics.feature_net import ExternalFeatures
 
         objective.external_features = ExternalFeatures(features)

@@ -225,13 +225,18 @@ class Trainer:
         finally:
             model.train(was_training)
 
-    def take_snapshot(self) -> None:
-        """Call `snapshot` at a requested step; its time is not counted as training time."""
-        if self.snapshot is not None and self.step in self.snapshot_steps:
-            start = time.perf_counter()
-            with self.evaluating() as model:
-                self.snapshot(self.step, model)
-            self.seconds -= time.perf_counter() - start
+    def take_snapshot(self) -> float:
+        """Call `snapshot` at a requested step; return the seconds it took (not training time).
+
+        It runs on a fork of the random generators, so drawing samples leaves the run's later noise, and with
+        it the trained weights, exactly as they are without snapshots."""
+        if self.snapshot is None or self.step not in self.snapshot_steps:
+            return 0.0
+        start = time.perf_counter()
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []  # the CPU generator always
+        with torch.random.fork_rng(devices=devices), self.evaluating() as model:
+            self.snapshot(self.step, model)
+        return time.perf_counter() - start
 
     @property
     def writer(self):
@@ -360,7 +365,7 @@ class Trainer:
                 while self.step < self.total_steps:
                     logs = self.train_step(stream, nonfinite)
                     self.step += 1
-                    self.take_snapshot()
+                    tick += self.take_snapshot()  # snapshot time is not training time
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v.float()
                     count += 1

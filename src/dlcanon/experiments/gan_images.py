@@ -111,6 +111,7 @@ def train_gan(
             snapshot_steps=snapshot_steps,
         )
     after = {k.removeprefix("test_"): v for k, v in summary["metrics"].items() if k.startswith("test_")}
+    objective.eval()  # sampling in train mode would use, and overwrite, BatchNorm's batch statistics
     return Trained(objective, before, after, summary["seconds"], summary["steps"], kept)
 
 
@@ -137,7 +138,8 @@ def over_training(run: Trained) -> Tensor:
     return image_grid(torch.cat([run.snapshots[s][:8] for s in sorted(run.snapshots)]), nrow=8)
 
 
-def quarters(steps: int) -> tuple[int, ...]:
+def snapshot_points(steps: int) -> tuple[int, ...]:
+    """0, T/8, T/4, T/2 and T: early steps change the samples most."""
     return (0, steps // 8, steps // 4, steps // 2, steps)
 
 
@@ -156,7 +158,9 @@ def dcgan_digits(quick: bool) -> Result:
     """DCGAN on mnist5k: FD, precision, recall before and after training; samples of one noise batch over time."""
     data = digits(quick)
     epochs = DCGAN_EPOCHS[quick]
-    run = train_gan("dcgan", data, epochs=epochs, snapshot_steps=quarters(generator_steps("dcgan", data, epochs)))
+    run = train_gan(
+        "dcgan", data, epochs=epochs, snapshot_steps=snapshot_points(generator_steps("dcgan", data, epochs))
+    )
     floor = real_floor(data)
     before, after = run.before, run.after
     fold = before["frechet_distance"] / after["frechet_distance"]

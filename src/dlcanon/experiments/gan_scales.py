@@ -92,6 +92,8 @@ def lapgan_pyramid(quick: bool) -> Result:
 def progan_level_ends(phase: int, levels: int, total: int) -> list[int]:
     """The generator step ending each resolution's stable phase (the last one: the end of training)."""
     ends = [phase * (1 + 2 * level) for level in range(levels)] + [total]
+    if total < phase * (1 + 2 * levels):
+        raise ValueError(f"{total} steps end before the last resolution's phases ({phase * (1 + 2 * levels)} steps)")
     assert all(level_and_alpha(end, levels, phase) == (level + 1, 0.0) for level, end in enumerate(ends[:-1]))
     return ends
 

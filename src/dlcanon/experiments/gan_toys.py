@@ -124,11 +124,12 @@ def train_toy(data: DataBundle, method: str, *, steps: int, seed: int) -> GAN:
     per_epoch = len(data.train) // cfg.batch_size // (objective.n_critic + 1)
     cfg.epochs = max(1, math.ceil(steps / per_epoch))
     total = cfg.epochs * per_epoch
-    objective.snapshots = {}
+    snapshots: dict[int, Tensor] = {}
     at = [total * i // (SNAPSHOTS - 1) for i in range(SNAPSHOTS)]
-    keep = lambda step, model: model.snapshots.__setitem__(step, model.sample(2500, seed=1))  # noqa: E731
+    keep = lambda step, model: snapshots.__setitem__(step, model.sample(2500, seed=1))  # noqa: E731
     with threads(1):
         objective.metrics = fit(objective, data, cfg, snapshot=keep, snapshot_steps=at)["metrics"]
+    objective.snapshots = snapshots
     return objective
 
 

@@ -72,9 +72,9 @@ class ExternalFeatures:
 
     The program maps float images in [0, 1] (N, 3, H, W) to features (N, D); gray images are repeated to three
     channels before it sees them. Making one from a network of one's own, with any resizing and normalisation
-    it needs inside `forward` and a dynamic batch dimension:
+    it needs inside `forward`, exported at the data's image size (here 28×28) with a dynamic batch dimension:
 
-        program = torch.export.export(net, (torch.rand(8, 3, 299, 299),),
+        program = torch.export.export(net, (torch.rand(8, 3, 28, 28),),
                                       dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
         torch.export.save(program, "features.pt2")
 
@@ -97,7 +97,13 @@ class ExternalFeatures:
         x = x.float().cpu()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        return self.module(x).float().flatten(1)
+        try:
+            return self.module(x).float().flatten(1)
+        except Exception as exc:  # e.g. exported for another image size: a guard on the input's shape fails
+            raise UserError(
+                f"--features: {self.path} rejects images of shape {tuple(x.shape)} ({type(exc).__name__}); export "
+                "it at the data's image size with a dynamic batch dimension"
+            ) from None
 
 
 def feature_net_for(shape: tuple[int, ...]) -> FeatureNet | None:

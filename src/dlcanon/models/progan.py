@@ -7,7 +7,8 @@ Training runs `phase_steps` generator steps at s₀, then for each new level l a
 (1 − α)·fromRGB_{l−1}(down(x)) + α·block_l(fromRGB_l(x)); real images are faded the same way,
 x ← (1 − α)·up(down(x)) + α·x. The generator's image is up-sampled (nearest) to the data size, and the
 discriminator average-pools its input to the current resolution, so the objective never sees the level.
-Channels halve at each finer resolution (`level_channels`: 32 → 16 → 8 by default), as in the paper.
+Channels halve at each finer resolution (`level_channels`: 32 → 16 → 8 by default), as the paper does above
+32×32.
 
 Also from the paper: equalised learning rate (weights ~ N(0, 1) scaled at run time by the He constant
 √(2/fan_in)), pixel norm after every generator conv (a ← a/√(mean_c a² + 10⁻⁸)), and a minibatch standard
@@ -104,9 +105,9 @@ class Growing(nn.Module):
 
 
 def level_channels(width: int, levels: int) -> list[int]:
-    """Channels at resolutions s₀·2^l, l = 0..levels: `width` at s₀, halved per level, at least 8
-    (the paper: 512 up to 32×32, then halving to 16 at 1024×1024)."""
-    return [max(8, width >> level) for level in range(levels + 1)]
+    """Channels at resolutions s₀·2^l, l = 0..levels: `width` at s₀, halved per level down to min(8, width).
+    The paper keeps 512 up to 32×32 and halves above it, to 16 at 1024×1024; our images stop at 32×32."""
+    return [max(min(8, width), width >> level) for level in range(levels + 1)]
 
 
 class ProGenerator(Growing):

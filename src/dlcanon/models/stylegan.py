@@ -4,9 +4,10 @@
   learning 100× slower than the rest (the paper's learning-rate multiplier 0.01).
 - Synthesis starts from a learned constant (C, s₀, s₀) and at each of its L convolutions reads its own style
   s = A(w) (an affine map, bias 1). Modulation and demodulation (Karras et al., 2020) replace AdaIN:
-  w'_{oik} = s_i·w_{oik}, w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), one grouped convolution per batch.
-  After each convolution: per-pixel noise B·ε, ε ~ N(0, 1) one map per sample, with a learned per-channel
-  scale B (initialised 0); bias; LeakyReLU(0.2). Each resolution adds a modulated 1×1 toRGB (no
+  w'_{oik} = s_i·w_{oik}, w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), computed as one shared convolution
+  (`ModulatedConv2d`).
+  After each convolution: per-pixel noise B·ε, ε ~ N(0, 1) one map per sample, with a learned scale B per
+  layer (initialised 0); bias; LeakyReLU(0.2). Each resolution adds a modulated 1×1 toRGB (no
   demodulation) to the up-sampled running image.
 - Style mixing regularisation: with probability `mixing` a training sample uses w₁ for the layers before a
   random crossover and w₂ after it. `mix(z_a, z_b)` generates with z_a's styles at the coarse half.

@@ -76,6 +76,8 @@ class GAN(Objective):
             raise UserError(
                 f"need n_critic ≥ 1, clip > 0, gp_weight ≥ 0, drift ≥ 0; got {n_critic}, {clip}, {gp_weight}, {drift}"
             )
+        if drift and kind == "gan":
+            raise UserError("drift penalises a Wasserstein critic's values; use it with wgan or wgan-gp")
         self.clip, self.gp_weight, self.drift, self.eval_seed = float(clip), float(gp_weight), float(drift), eval_seed
         if kind == "wgan-gp" and hasattr(network, "training_fakes"):
             raise UserError("wgan-gp interpolates whole samples; a pyramid of GANs (lapgan) trains with gan")
