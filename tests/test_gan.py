@@ -16,6 +16,7 @@ from dlcanon.metrics.generative import (
     gaussian_frechet_distance,
     mode_coverage,
     precision_recall,
+    sample_quality,
 )
 from dlcanon.objectives import gan_losses as L
 from dlcanon.registry import MODELS
@@ -54,6 +55,8 @@ def test_precision_recall_are_one_for_identical_sets_and_fall_when_modes_are_dro
     kept = real[(torch.arange(1000) % 25) < 5]  # 5 of 25 modes
     precision, recall = precision_recall(real, kept)
     assert precision > 0.95 and recall < 0.3
+    expected = {"frechet_distance": frechet_distance(real, kept), "precision": precision, "recall": recall}
+    assert sample_quality(real, kept) == expected
     off = real + 1.0  # every sample between modes
     assert precision_recall(real, off)[0] < 0.05
 
@@ -192,6 +195,16 @@ def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
     assert grid.shape == (16, 1, 8, 8) and nrow == 4
 
 
+def grouped_modulated_conv(conv, x, w):
+    """The paper's form: per-sample weights w''_{n,oik} = d_{n,o}·s_{n,i}·c·w_{oik}, one group per sample."""
+    n, c, h, wd = x.shape
+    weight = (conv.scale * conv.weight).unsqueeze(0) * conv.affine(w)[:, None, :, None, None]  # (N, out, in, k, k)
+    if conv.demodulate:
+        weight = weight * torch.rsqrt(weight.pow(2).sum((2, 3, 4), keepdim=True) + 1e-8)
+    out = torch.nn.functional.conv2d(x.reshape(1, n * c, h, wd), weight.flatten(0, 1), padding=conv.padding, groups=n)
+    return out.view(n, -1, h, wd)
+
+
 @pytest.mark.parametrize("demodulate", [True, False])
 def test_modulated_convolution_equals_its_per_sample_weight_form(demodulate):
     from dlcanon.models.stylegan import ModulatedConv2d
@@ -199,7 +212,7 @@ def test_modulated_convolution_equals_its_per_sample_weight_form(demodulate):
     torch.manual_seed(0)
     conv = ModulatedConv2d(5, 7, 3, 16, demodulate=demodulate)
     x, w = torch.randn(4, 5, 6, 6), torch.randn(4, 16)
-    fast, grouped = conv(x, w), conv(x, w, grouped=True)
+    fast, grouped = conv(x, w), grouped_modulated_conv(conv, x, w)
     assert fast.shape == (4, 7, 6, 6)
     torch.testing.assert_close(fast, grouped, rtol=1e-4, atol=1e-5)
     if demodulate:  # unit-variance input → demodulated output has about unit variance per channel

@@ -17,7 +17,7 @@ from dlcanon.data.base import DataBundle
 from dlcanon.data.loader import DeviceLoader
 from dlcanon.experiments.base import Result, Table, experiment, threads
 from dlcanon.metrics.feature_net import load_feature_net
-from dlcanon.metrics.generative import frechet_distance, precision_recall
+from dlcanon.metrics.generative import sample_quality
 from dlcanon.objectives.gan import GAN
 from dlcanon.plots import figure, image_grid
 from dlcanon.runs import build_objective, default_config
@@ -39,9 +39,7 @@ def scores(real: Tensor, fake: Tensor) -> dict[str, float]:
     64-d features of the shipped mnist5k metric classifier."""
     net = load_feature_net("mnist5k")
     with torch.no_grad():
-        f_real, f_fake = net.features(real.float()), net.features(fake.float())
-    precision, recall = precision_recall(f_real, f_fake)
-    return {"frechet_distance": frechet_distance(f_real, f_fake), "precision": precision, "recall": recall}
+        return sample_quality(net.features(real.float()), net.features(fake.float()))
 
 
 def real_floor(data: DataBundle) -> dict[str, float]:
@@ -77,10 +75,9 @@ def build_gan(
     return cfg, build_objective(cfg, data)
 
 
-def generator_steps(name: str, data: DataBundle, epochs: int, **kwargs) -> int:
-    """Generator steps of `epochs` epochs: each takes n_critic + 1 batches."""
-    cfg, objective = build_gan(name, data, **kwargs)
-    return epochs * (len(data.train) // cfg.batch_size // (objective.n_critic + 1))
+def generator_steps(cfg: TrainConfig, objective: GAN, data: DataBundle) -> int:
+    """Generator steps of the configured epochs: each takes n_critic + 1 batches."""
+    return cfg.epochs * (len(data.train) // cfg.batch_size // (objective.n_critic + 1))
 
 
 def train_gan(
@@ -159,7 +156,10 @@ def dcgan_digits(quick: bool) -> Result:
     data = digits(quick)
     epochs = DCGAN_EPOCHS[quick]
     run = train_gan(
-        "dcgan", data, epochs=epochs, snapshot_steps=snapshot_points(generator_steps("dcgan", data, epochs))
+        "dcgan",
+        data,
+        epochs=epochs,
+        snapshot_steps=snapshot_points(generator_steps(*build_gan("dcgan", data, epochs=epochs), data)),
     )
     floor = real_floor(data)
     before, after = run.before, run.after

@@ -110,10 +110,10 @@ def progan_growth(quick: bool) -> Result:
     data = digits(quick)
     phase, epochs = (120, 11) if quick else (300, 40)  # quick: 600 steps of growth, 82 more at 28×28; ~50 s
     model_args = {"phase_steps": phase}
-    _, untrained = build_gan("progan", data, model_args=model_args)
+    cfg, untrained = build_gan("progan", data, epochs=epochs, model_args=model_args)
     net = untrained.network
     levels, s0 = net.generator.levels, net.generator.s0
-    total = generator_steps("progan", data, epochs, model_args=model_args)
+    total = generator_steps(cfg, untrained, data)
     ends = progan_level_ends(phase, levels, total)
     run = train_gan("progan", data, epochs=epochs, model_args=model_args, snapshot_steps=tuple(ends),
                     snapshot=lambda step, model: model.sample(500, seed=0))  # fmt: skip

@@ -70,6 +70,12 @@ def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3) -> tuple[float, 
     return float(precision), float(recall)
 
 
+def sample_quality(real: Tensor, fake: Tensor) -> dict[str, float]:
+    """Fréchet distance, precision and recall of generated features `fake` against real features `real`."""
+    precision, recall = precision_recall(real, fake)
+    return {"frechet_distance": frechet_distance(real, fake), "precision": precision, "recall": recall}
+
+
 def mode_coverage(samples: Tensor, centres: Tensor, std: float, *, min_count: int | None = None) -> dict[str, float]:
     """`modes_covered` (count) and `high_quality_share` of 2-D samples (N, 2) for modes (K, 2) of σ `std`.
 

@@ -19,6 +19,12 @@ from dlcanon.models.gan import Critic, GANNetwork, build_mlp_gan
 from dlcanon.registry import MODELS
 
 
+def require_square(model: str, input_shape: tuple[int, ...]) -> None:
+    """The image GANs build for square (C, H, W) images only."""
+    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+        raise ValueError(f"{model} needs square (C, H, W) images; got {input_shape}")
+
+
 def halvings(side: int) -> tuple[int, int]:
     """(n, s₀): halve `side` while it is even and above 4."""
     n = 0
@@ -93,8 +99,7 @@ def build_dcgan(
 
     `batchnorm=False` removes BatchNorm from the critic, as WGAN-GP requires (the penalty is per sample).
     """
-    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise ValueError(f"dcgan needs square (C, H, W) images; got {input_shape}")
+    require_square("dcgan", input_shape)
     cond = (num_classes or 0) if conditional else 0
     generator = DCGenerator(latent_dim + cond, input_shape, width=width)
     body, features = dc_discriminator_body(input_shape, width=width, batchnorm=batchnorm)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcanon.models.dcgan import dcgan_init, halvings
+from dlcanon.models.dcgan import dcgan_init, halvings, require_square
 from dlcanon.models.gan import GANNetwork
 from dlcanon.registry import MODELS
 
@@ -138,8 +138,7 @@ def build_lapgan(
     """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k).
 
     620 steps of Adam 5e-4 (β = (0.5, 0.999)): 2e-4 barely moves in that budget, 1e-3 oscillates."""
-    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise ValueError(f"lapgan needs square (C, H, W) images; got {input_shape}")
+    require_square("lapgan", input_shape)
     network = LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)
     dcgan_init(network)  # N(0, 0.02) weights: the coarse tanh starts unsaturated
     return network

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcanon.models.dcgan import halvings
+from dlcanon.models.dcgan import halvings, require_square
 from dlcanon.models.gan import Critic, GANNetwork
 from dlcanon.registry import MODELS
 
@@ -207,8 +207,7 @@ def build_progan(
     Batch 32 (the paper's at 256² and above), 1,240 steps in 20 epochs of mnist5k: 120 at 7×7, fade-in and
     stable phases of 120 at 14×14 and 28×28, then 640 more at 28×28. In one minute batch 32 reached a lower
     Fréchet distance than batch 64 (250 against 332); the non-saturating loss collapsed to blank images."""
-    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise ValueError(f"progan needs square (C, H, W) images; got {input_shape}")
+    require_square("progan", input_shape)
     generator = ProGenerator(latent_dim, input_shape, width=width, phase_steps=phase_steps)
     body = ProDiscriminatorBody(input_shape, width=width, phase_steps=phase_steps)
     return ProGAN(

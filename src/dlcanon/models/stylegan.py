@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlcanon.models.dcgan import dc_discriminator_body, halvings
+from dlcanon.models.dcgan import dc_discriminator_body, halvings, require_square
 from dlcanon.models.gan import Critic, GANNetwork
 from dlcanon.models.progan import EqualizedLinear, act, pixel_norm
 from dlcanon.registry import MODELS
@@ -31,10 +31,10 @@ from dlcanon.registry import MODELS
 class ModulatedConv2d(nn.Module):
     """k×k convolution whose input channels are scaled per sample by the style s = A(w) (N, in).
 
-    Computed without per-sample weights: conv(x ⊙ s, c·w) ⊙ d equals the grouped convolution with
+    Computed without per-sample weights: conv(x ⊙ s, c·w) ⊙ d equals the convolution with
     w''_{n,oik} = d_{n,o}·c·s_{n,i}·w_{oik}, where d_{n,o} = 1/√(Σ_i s²_{n,i} Σ_k (c·w_{oik})² + ε) (1 without
-    demodulation). One shared convolution is several times faster on a CPU than N grouped ones; the test
-    checks the two forms agree (`grouped=True` selects the per-sample-weight form)."""
+    demodulation). One shared convolution is several times faster on a CPU than N grouped ones; a test checks
+    it against the grouped per-sample-weight form."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, w_dim: int, *, demodulate: bool = True):
         super().__init__()
@@ -43,25 +43,14 @@ class ModulatedConv2d(nn.Module):
         self.affine = EqualizedLinear(w_dim, in_channels, gain=1.0, bias_init=1.0)
         self.demodulate, self.padding = demodulate, kernel // 2
 
-    def forward(self, x: Tensor, w: Tensor, *, grouped: bool = False) -> Tensor:
-        # (N, in, H, W), (N, w_dim) -> (N, out, H, W)
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:  # (N, in, H, W), (N, w_dim) -> (N, out, H, W)
         s = self.affine(w)  # (N, in)
         weight = self.scale * self.weight  # (out, in, k, k)
-        if grouped:
-            return self._grouped(x, s, weight)
         out = F.conv2d(x * s[:, :, None, None], weight, padding=self.padding)
         if self.demodulate:
             d = torch.rsqrt(s.pow(2) @ weight.pow(2).sum((2, 3)).t() + 1e-8)  # (N, out)
             out = out * d[:, :, None, None]
         return out
-
-    def _grouped(self, x: Tensor, s: Tensor, weight: Tensor) -> Tensor:
-        n, c, h, wd = x.shape
-        weight = weight.unsqueeze(0) * s[:, None, :, None, None]  # (N, out, in, k, k)
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum((2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, n * c, h, wd), weight.flatten(0, 1), padding=self.padding, groups=n)
-        return out.view(n, -1, h, wd)
 
 
 class StyleLayer(nn.Module):
@@ -175,8 +164,7 @@ def build_stylegan(
     NS-GAN loss, Adam 5e-4 (β = (0.5, 0.999)), 620 steps. The discriminator has no BatchNorm, as in the
     paper: with it, D normalised away each batch's statistics and the generator's noise inputs grew into
     speckle it could not see (Fréchet distance 299 after 620 steps with BatchNorm, 246 after 310 without)."""
-    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise ValueError(f"stylegan needs square (C, H, W) images; got {input_shape}")
+    require_square("stylegan", input_shape)
     generator = StyleNetworks(latent_dim, input_shape, width=width, mapping_layers=mapping_layers, mixing=mixing)
     body, features = dc_discriminator_body(input_shape, width=width, batchnorm=batchnorm)
     return StyleGAN(

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from dlcanon.data.base import Split
 from dlcanon.errors import UserError
 from dlcanon.metrics.feature_net import ExternalFeatures, FeatureNet, feature_net_for
-from dlcanon.metrics.generative import conditional_accuracy, frechet_distance, mode_coverage, precision_recall
+from dlcanon.metrics.generative import conditional_accuracy, mode_coverage, sample_quality
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
 from dlcanon.registry import OBJECTIVES
@@ -247,8 +247,7 @@ class GAN(Objective):
             f_real, f_fake = real.flatten(1).cpu(), fake.flatten(1).cpu()
         else:
             f_real, f_fake = feature_net.features(real.cpu()), feature_net.features(fake.cpu())
-        precision, recall = precision_recall(f_real, f_fake)
-        out = {"frechet_distance": frechet_distance(f_real, f_fake), "precision": precision, "recall": recall}
+        out = sample_quality(f_real, f_fake)
         if cond is not None and isinstance(feature_net, FeatureNet):  # a classifier: it can judge the labels
             out["conditional_accuracy"] = conditional_accuracy(feature_net(fake.cpu()).argmax(1), cond.cpu())
         return out
