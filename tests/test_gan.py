@@ -302,7 +302,6 @@ def test_gan_experiments_hold_in_quick_mode(tmp_path, name):
 
     record = run_one(name, quick=True, out=tmp_path)
     assert record["holds"], record["verdict"]
-    assert record["seconds"] < 120
 
 
 def test_cli_sample_writes_lapgans_chain_at_every_scale(tmp_path):

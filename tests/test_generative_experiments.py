@@ -28,4 +28,3 @@ def test_gmm_clustering_holds(tmp_path):
 def test_trained_generative_experiments_hold(tmp_path, name):
     record = run(name, tmp_path)
     assert record["holds"], record["verdict"]
-    assert record["seconds"] < 120

@@ -177,7 +177,7 @@ def test_closed_form_objective_is_prepared_evaluated_and_saved(tiny_images, tmp_
 
 
 def test_precision_auto_resolution():
-    from dlcanon.train import resolve_precision
+    from dlcanon.runtime import resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu, conv=True) == "fp32"
@@ -250,12 +250,18 @@ def test_snapshots_run_at_the_requested_steps_in_eval_mode(tiny_images):
     assert objective.training  # the trainer's mode is restored after each snapshot
 
 
-def test_snapshots_change_neither_the_run_nor_its_training_time(tiny_images):
+def test_snapshots_change_neither_the_run_nor_its_training_time(tiny_images, monkeypatch):
     import time
+
+    import dlcanon.train
+
+    # a clock the snapshots move forward by an hour each: no wall-clock time is measured or bounded here
+    offset = [0.0]
+    monkeypatch.setattr(dlcanon.train.time, "perf_counter", lambda real=time.perf_counter: real() + offset[0])
 
     def sample_and_wait(step, model):
         torch.rand(100)  # draws from the global generator, as sampling a GAN's noise does
-        time.sleep(0.3)
+        offset[0] += 3600.0
 
     runs = []
     for snapshot in (None, sample_and_wait):
@@ -265,4 +271,4 @@ def test_snapshots_change_neither_the_run_nor_its_training_time(tiny_images):
         runs.append((summary["seconds"], [p.detach().clone() for p in objective.parameters()]))
     (plain_seconds, plain), (seconds, snapped) = runs
     assert all(torch.equal(a, b) for a, b in zip(plain, snapped, strict=True))
-    assert 0 <= seconds < 0.3 + plain_seconds and plain_seconds >= 0  # two 0.3 s snapshots are not counted
+    assert offset[0] == 7200.0 and 0 < seconds < 3600  # the two snapshots' hours are not training time

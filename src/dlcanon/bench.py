@@ -19,7 +19,8 @@ from dlcanon.data import DataBundle, load_data
 from dlcanon.errors import UserError
 from dlcanon.progress import progress_bar
 from dlcanon.runs import build_objective, default_config
-from dlcanon.train import Trainer, autocast, fit, make_optimizer
+from dlcanon.runtime import autocast
+from dlcanon.train import Trainer, fit, make_optimizer
 
 
 class ExampleNet(nn.Module):

@@ -147,7 +147,7 @@ def train(
     if (out / "checkpoint.pt").exists() and not resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    from dlcanon.train import seed_everything
+    from dlcanon.runtime import seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
     bundle = load_data(cfg.data, **cfg.data_args)

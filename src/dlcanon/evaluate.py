@@ -12,7 +12,7 @@ import torch
 from dlcanon.data import DeviceLoader
 from dlcanon.errors import UserError
 from dlcanon.runs import load_run
-from dlcanon.train import autocast, resolve_precision, select_device
+from dlcanon.runtime import autocast, resolve_precision, select_device
 
 
 def evaluate_run(

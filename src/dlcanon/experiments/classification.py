@@ -25,7 +25,8 @@ from dlcanon.data.base import DataBundle, Split
 from dlcanon.data.sources import stratified_split
 from dlcanon.objectives.classifier import Classifier
 from dlcanon.registry import MODELS, OBJECTIVES
-from dlcanon.train import fit, resolve_precision
+from dlcanon.runtime import resolve_precision
+from dlcanon.train import fit
 
 CLASSIFIER_TAGS = {"C2", "C3", "C4", "C5", "C6", "C7", "F10"}
 
