@@ -62,8 +62,8 @@ def test_unshuffled_order_and_partial_last_batch():
 
 
 def test_rank_slices_compose_to_the_global_batch():
-    def noisy(x, g):
-        return x + torch.rand(x.shape, generator=g, device=x.device)
+    def noisy(x, y, *, generator):
+        return x + torch.rand(x.shape, generator=generator, device=x.device), y
 
     kw = {"seed": 11, "augment": noisy}
     whole = list(DeviceLoader(numbered(40, image=True), 8, **kw).epoch(2))
@@ -81,9 +81,9 @@ def test_rank_slices_compose_to_the_global_batch():
 def test_augmentation_is_seeded_by_seed_epoch_and_batch():
     calls = []
 
-    def noisy(x, g):
-        calls.append(g.device)
-        return x + torch.rand(x.shape, generator=g)
+    def noisy(x, y, *, generator):
+        calls.append(generator.device)
+        return x + torch.rand(x.shape, generator=generator), y
 
     loader = DeviceLoader(numbered(32), 8, seed=4, augment=noisy)
     a = list(loader.epoch(1))
@@ -117,3 +117,25 @@ def test_empty_epoch_when_batch_exceeds_split():
     loader = DeviceLoader(numbered(5), 8)
     assert len(loader) == 0 and list(loader.epoch(0)) == []
     assert len(DeviceLoader(numbered(5), 8, drop_last=False)) == 1
+
+
+def test_augmentation_moves_dense_targets_with_their_inputs():
+    """Rank slices of an augmented label map still match their own inputs: the pair is transformed together."""
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    split = Split(x, (x[:, 0] > 0.5).long())  # (N, H, W) label map = the thresholded image
+    aug = Augment.parse("flip,crop,p=0.5,pad=2")  # exact transforms: the pair stays exactly aligned
+    for rank in (0, 1):
+        for xb, yb in DeviceLoader(split, 8, seed=3, augment=aug, rank=rank, world_size=2).epoch(1):
+            assert yb.shape == (4, 8, 8) and yb.dtype == torch.int64
+            assert torch.equal((xb[:, 0] > 0.5).long(), yb)
+            assert not torch.equal(yb, split.y[: len(yb)])
+
+
+def test_volumes_batch_augment_and_go_channels_last_3d():
+    x = torch.rand(6, 2, 4, 5, 6, generator=torch.Generator().manual_seed(1))  # (N, C, D, H, W)
+    split = Split(x, (x[:, 0] > 0.5).long())
+    loader = DeviceLoader(split, 3, seed=0, augment=Augment.parse("crop,flip,pad=1"), channels_last=True)
+    (xb, yb), _ = list(loader.epoch(0))
+    assert xb.shape == (3, 2, 4, 5, 6) and yb.shape == (3, 4, 5, 6)
+    assert xb.is_contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal((xb[:, 0] > 0.5).long(), yb)

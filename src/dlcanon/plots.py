@@ -1,37 +1,53 @@
-"""Headless matplotlib helpers: one style for every figure, image grids, PNG saving."""
+"""Matplotlib helpers: one style for every figure, image grids, PNG saving.
+
+Importing this module changes no global state: figures are built with `matplotlib.figure.Figure` (no pyplot, so
+no GUI backend is chosen or switched, and a notebook keeps its own), and the house style is applied inside
+`style()` rather than written into the user's rcParams.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.image
 import torch
 from matplotlib.figure import Figure
 
-plt.rcParams.update(
-    {
-        "figure.dpi": 110,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
-)
+STYLE = {
+    "figure.dpi": 110,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
-def figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
-    """A figure with `ncols` axes side by side."""
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
-    return fig, list(axes[0])
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The house style for every figure made inside the block (the report's experiments, `dlcanon sample`)."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def figure(ncols: int = 1, *, nrows: int = 1, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
+    """A styled figure with `nrows` × `ncols` axes (a flat list, row by row), each `width` × `height` inches."""
+    with style():
+        fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.flat)
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    with style():
+        fig.savefig(path)
+    if fig.canvas.manager is not None:  # a pyplot figure: release it from pyplot's registry
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return path
 
 
@@ -59,7 +75,7 @@ def scale_rows(chain: list[torch.Tensor]) -> torch.Tensor:
 def save_image_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> Path:
     grid = image_grid(images, nrow=nrow)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plt.imsave(
+    matplotlib.image.imsave(
         path, grid.squeeze(-1).numpy() if grid.shape[-1] == 1 else grid.numpy(), cmap="gray", vmin=0, vmax=1
     )
     return path

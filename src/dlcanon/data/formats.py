@@ -1,4 +1,4 @@
-"""On-disk data given as `FORMAT:PATH`: MNIST-style IDX, CIFAR binary, image folders, .npz archives.
+"""On-disk data given as `FORMAT:PATH`: MNIST-style IDX, CIFAR binary, image folders, .npz archives (`npz.py`).
 
 Headers and sizes are checked before any large allocation; a missing, truncated or corrupt file is a
 `UserError` that names the file and says what was expected and what was found. Nothing is unpickled.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from numpy.lib.npyio import NpzFile
 
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.data.npz import load_npz
 from dlcanon.data.sources import stratified_split, to_chw
 from dlcanon.errors import UserError
 
@@ -263,117 +263,6 @@ def _folder_images(fmt: str, path: Path, *, test_fraction: float = 0.2, seed: in
     return DataBundle(f"{fmt}:{path}", train_split, test_split, len(names), "image")
 
 
-# ---------------------------------------------------------------- .npz
-
-
-def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read with allow_pickle=False: object arrays are refused, not unpickled."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    with open(path, "rb") as fh:  # our handle: closed even when np.load fails half-way
-        try:
-            archive = np.load(fh, allow_pickle=False)
-        except ValueError as e:  # np.load's answer to a pickle file under allow_pickle=False
-            raise UserError(f"{path}: not an .npz archive (pickled or unknown data is refused: {e})") from e
-        except Exception as e:
-            raise UserError(f"{path}: cannot read as .npz ({e})") from e
-        if not isinstance(archive, NpzFile):
-            raise UserError(f"{path}: holds a single array; expected an .npz archive with x and y")
-        with archive:
-            return {key: _npz_member(archive, key, path) for key in archive.files}
-
-
-def _npz_member(archive: NpzFile, key: str, path: Path) -> np.ndarray:
-    try:
-        a = archive[key]
-    except ValueError as e:  # object arrays need pickle: refused
-        raise UserError(f"{path}: array {key!r} holds Python objects (pickle), refused: {e}") from e
-    except Exception as e:
-        raise UserError(f"{path}: array {key!r} is corrupt ({e})") from e
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise UserError(f"{path}: array {key!r} has dtype {a.dtype}; expected numbers")
-    return a
-
-
-def _npz_x(x: np.ndarray, kind: str, path: Path, key: str) -> torch.Tensor:
-    """Images: uint8 → /255; (N, H, W) → (N, 1, H, W); (N, H, W, C) with C ∈ {1, 3} → (N, C, H, W)."""
-    if kind == "image":
-        if x.ndim == 3:
-            x = x[:, None]
-        if x.ndim != 4:
-            raise UserError(f"{path}: {key!r} has shape {x.shape}; images need (N, C, H, W) or (N, H, W[, C])")
-        if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
-            x = x.transpose(0, 3, 1, 2)
-        if x.dtype == np.uint8:
-            return torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
-        t = torch.tensor(x, dtype=torch.float32)
-        if t.numel() and not (t.min() >= 0 and t.max() <= 1):
-            raise UserError(f"{path}: {key!r} float images must lie in [0, 1]; got [{t.min():g}, {t.max():g}]")
-        return t
-    return torch.tensor(x, dtype=torch.float32)
-
-
-def _npz_y(y: np.ndarray | None, n: int, path: Path, key: str) -> torch.Tensor | None:
-    if y is None:
-        return None
-    if y.shape != (n,):
-        raise UserError(f"{path}: {key!r} has shape {y.shape}; expected ({n},) to match the samples")
-    integral = np.issubdtype(y.dtype, np.floating) and bool(np.all(np.mod(y, 1) == 0))
-    if not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_ or integral):
-        raise UserError(f"{path}: {key!r} must hold integer class labels; got dtype {y.dtype}")
-    if n and y.min() < 0:
-        raise UserError(f"{path}: {key!r} must hold labels ≥ 0; found {y.min()}")
-    return torch.tensor(y.astype(np.int64))
-
-
-def _npz(fmt: str, path: Path, *, kind: str | None = None, test_fraction: float = 0.2, seed: int = 0) -> DataBundle:
-    """x_train, y_train, x_test, y_test; or x[, y] split (stratified when labelled) by test_fraction and seed.
-
-    kind: image (4-D, or 3-D uint8), signal (other 3-D), points (2-D) unless given.
-    """
-    a = _npz_arrays(path)
-    if "x_train" in a and "x_test" in a:
-        parts = [(a["x_train"], a.get("y_train"), "x_train", "y_train")]
-        parts.append((a["x_test"], a.get("y_test"), "x_test", "y_test"))
-    elif "x" in a:
-        x, y = a["x"], a.get("y")
-        if x.ndim < 2:
-            raise UserError(f"{path}: 'x' has shape {x.shape}; expected (N, ...) with features")
-        if y is not None and y.shape != x.shape[:1]:
-            raise UserError(f"{path}: 'y' has shape {y.shape}; expected ({len(x)},)")
-        if not 0 <= test_fraction < 1:
-            raise UserError(f"npz: test_fraction must be in [0, 1); got {test_fraction}")
-        n_test = round(test_fraction * len(x))
-        if y is not None:
-            tr, te = stratified_split(y, n_test, seed=seed)
-        else:
-            perm = np.random.default_rng(seed).permutation(len(x))
-            tr, te = perm[n_test:], perm[:n_test]
-        parts = [(x[i], None if y is None else y[i], "x", "y") for i in (tr, te)]
-    else:
-        raise UserError(f"{path}: expected arrays x, y or x_train, y_train, x_test, y_test; found {sorted(a)}")
-    x0 = parts[0][0]
-    if kind is None:
-        image = x0.ndim == 4 or (x0.ndim == 3 and x0.dtype == np.uint8)
-        kind = "image" if image else "signal" if x0.ndim == 3 else "points"
-    if kind not in ("image", "signal", "points"):
-        raise UserError(f"npz: kind must be image, signal or points; got {kind!r}")
-    splits = []
-    for x, y, kx, ky in parts:
-        if x.ndim < 2:
-            raise UserError(f"{path}: {kx!r} has shape {x.shape}; expected (N, ...) with features")
-        splits.append(Split(_npz_x(x, kind, path, kx), _npz_y(y, len(x), path, ky)))
-    if splits[0].x.shape[1:] != splits[1].x.shape[1:]:
-        raise UserError(
-            f"{path}: train samples are {tuple(splits[0].x.shape[1:])}, test {tuple(splits[1].x.shape[1:])}"
-        )
-    if (splits[0].y is None) != (splits[1].y is None):
-        raise UserError(f"{path}: labels given for one split only")
-    ys = [s.y for s in splits if s.y is not None and len(s.y)]
-    num_classes = int(max(int(y.max()) for y in ys)) + 1 if ys else None
-    return DataBundle(f"{fmt}:{path}", splits[0], splits[1], num_classes, kind)
-
-
 # ---------------------------------------------------------------- the table
 
 FORMATS: dict[str, tuple[Callable[..., DataBundle], str]] = {
@@ -382,7 +271,7 @@ FORMATS: dict[str, tuple[Callable[..., DataBundle], str]] = {
     "cifar10": (_cifar, "folder of CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin)"),
     "cifar100": (_cifar, "folder of CIFAR-100 binary files (train.bin, test.bin; fine labels)"),
     "folder": (_folder_images, "image tree PATH/[train|test/]<class>/*.png|jpg, one image size"),
-    "npz": (_npz, ".npz file with x, y or x_train, y_train, x_test, y_test (no pickles)"),
+    "npz": (load_npz, ".npz file with x, y or x_train, y_train, x_test, y_test (no pickles)"),
 }
 
 

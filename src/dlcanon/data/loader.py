@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 import torch
 
@@ -10,6 +11,15 @@ from dlcanon.data.base import Split
 
 _MASK = (1 << 64) - 1
 _ORDER, _AUGMENT = 0, 1  # stream tags: the permutation and the augmentation draw from unrelated seeds
+_CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}  # by the input's rank
+
+
+class PairTransform(Protocol):
+    """What the loader calls to augment a batch: x and its target y in, both transformed out (`Augment`)."""
+
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
 def mix_seed(*values: int) -> int:
@@ -27,9 +37,10 @@ class DeviceLoader:
     """Global batches of `batch_size` from an on-device split; rank r of w takes rows r, r + w, ... of each.
 
     Epoch e's order is randperm(n) under seed mix(seed, e), so any epoch (and any batch in it) can be
-    replayed without state: a resumed run sees the same batches. `augment(x, generator)` runs on the whole
-    global batch, with a generator seeded by mix(seed, e, b), before rank slicing, so results do not depend
-    on world_size. Unshuffled batches are views of the split: do not modify them in place.
+    replayed without state: a resumed run sees the same batches. `augment(x, y, generator=g)` runs on the
+    whole global batch, with a generator seeded by mix(seed, e, b), before rank slicing, so results do not
+    depend on world_size. channels_last: images (N, C, H, W) in channels_last, volumes (N, C, D, H, W) in
+    channels_last_3d. Unshuffled batches are views of the split: do not modify them in place.
     """
 
     def __init__(
@@ -40,7 +51,7 @@ class DeviceLoader:
         shuffle: bool = True,
         drop_last: bool = True,
         seed: int = 0,
-        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        augment: PairTransform | None = None,
         rank: int = 0,
         world_size: int = 1,
         channels_last: bool = False,
@@ -88,9 +99,9 @@ class DeviceLoader:
                 x, y = x_all.index_select(0, idx), None if y_all is None else y_all.index_select(0, idx)
             if self.augment is not None:
                 g = torch.Generator(device=x.device).manual_seed(mix_seed(self.seed, epoch, i, _AUGMENT))
-                x = self.augment(x, g)
+                x, y = self.augment(x, y, generator=g)
             if self.world_size > 1:
                 x, y = x[self.rank :: self.world_size], None if y is None else y[self.rank :: self.world_size]
-            if self.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            if self.channels_last and x.dim() in _CHANNELS_LAST:
+                x = x.contiguous(memory_format=_CHANNELS_LAST[x.dim()])
             yield x, y

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from dlcanon.data.augment import affine_matrix, warp_affine
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.data.warp import affine_matrix, warp_affine
 from dlcanon.registry import DATASETS
 
 CURRICULUM = ("F7",)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dlcanon.data.augment import affine_matrix, warp_affine
+from dlcanon.data.warp import affine_matrix, warp_affine
 
 CURRICULUM = ("F3",)
 

@@ -4,7 +4,7 @@ One architecture for 1-channel digits of any size ≥ 8: conv 3×3 (16) → ReLU
 → ReLU → max-pool 2 → adaptive average pool to 4×4 → linear 512 → 64 → ReLU (the features, (N, 64)) →
 linear 64 → 10 (the logits). dlcanon ships its weights for `mnist5k` and `digits` in `dlcanon/assets/`
 (`feature_<data>.pt`, a state dict loaded with `weights_only=True`, and `feature_<data>.json` with the
-test accuracy they reached), made by `python -m dlcanon.metrics.train_feature_net` (seeded, CPU, fp32).
+test accuracy they reached), made by `python scripts/train_feature_nets.py` (seeded, CPU, fp32).
 """
 
 from __future__ import annotations

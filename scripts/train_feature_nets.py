@@ -1,4 +1,6 @@
-"""Train the shipped metric classifiers: `python -m dlcanon.metrics.train_feature_net [mnist5k|digits ...]`.
+"""Train the shipped metric classifiers: `.venv/bin/python scripts/train_feature_nets.py [mnist5k|digits ...]`.
+
+A maintainer's script, outside the package: it sits above the trainer, which the metrics it feeds must not.
 
 Seed 0, CPU, fp32, Adam 1e-3, batch 64, 15 epochs (mnist5k) or 40 (digits), through `dlcanon.train.fit`;
 writes `src/dlcanon/assets/feature_<data>.pt` (state dict) and `feature_<data>.json` (test accuracy).
@@ -19,7 +21,7 @@ from dlcanon.objectives.classifier import Classifier
 from dlcanon.train import fit
 
 EPOCHS = {"mnist5k": 15, "digits": 40}
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "src" / "dlcanon" / "assets"
 
 
 def train(data: str, out: Path = ASSETS) -> dict:
@@ -47,12 +49,18 @@ def train(data: str, out: Path = ASSETS) -> dict:
         "test_accuracy": summary["metrics"]["test_accuracy"],
         "epochs": cfg.epochs,
         "seed": cfg.seed,
-        "command": f"python -m dlcanon.metrics.train_feature_net {data}",
+        "command": f"python scripts/train_feature_nets.py {data}",
     }
     (out / f"feature_{data}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
-if __name__ == "__main__":
-    for name in sys.argv[1:] or list(EPOCHS):
+def main(argv: list[str]) -> None:
+    for name in argv or list(EPOCHS):
+        if name not in EPOCHS:
+            raise SystemExit(f"expected one of {', '.join(EPOCHS)}; got {name!r}")
         print(train(name))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
