@@ -19,17 +19,20 @@ from dlcanon.experiments import (
     ensembles,
     residual_learning,
 )
+from dlcanon.experiments.base import run_experiment
 from dlcanon.experiments.classification import dataset, precise_bn, small_classifiers, steps_to
-from dlcanon.experiments.runner import run_experiments
+from dlcanon.experiments.context import Context
 from dlcanon.nn.summary import count_parameters
-from dlcanon.registry import EXPERIMENTS
+from dlcanon.reproduce import run_experiments
 
 TINY = {
-    architecture_table: {"n_train": 48, "n_test": 40, "epochs": 1},
+    architecture_table: {
+        "models": ["resnet20", "googlenet_small", "ensemble"], "n_train": 48, "n_test": 40, "epochs": 1
+    },
     residual_learning: {"depths": (20,), "n_train": 64, "epochs": 1},
     batchnorm: {"n_train": 64, "epochs": 1, "target": 10.0},
     depth_vs_width: {"depths": (1, 2), "budget": 5_000, "n_train": 64, "epochs": 1, "seeds": (0,)},
-    augmentation: {"n_train": 50, "epochs": 1},
+    augmentation: {"families": ("none", "flip", "digits"), "n_train": 50, "epochs": 1},
     ensembles: {"model": "lenet5", "k": 2, "n_train": 64, "epochs": 1},
     antialiasing: {"n_train": 64, "n_test": 100, "epochs": 1},
 }
@@ -45,14 +48,8 @@ NAMES = {
 
 
 @pytest.mark.parametrize("module", list(TINY), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_experiment_runs_on_tiny_settings(module, monkeypatch):
-    for key, value in TINY[module].items():
-        monkeypatch.setitem(module.QUICK, key, value)
-    if module is architecture_table:
-        monkeypatch.setattr(module, "small_classifiers", lambda: ["resnet20", "googlenet_small", "ensemble"])
-    if module is augmentation:
-        monkeypatch.setattr(module, "FAMILIES", ("none", "flip", "digits"))
-    result = EXPERIMENTS.entry(NAMES[module]).builder(True)
+def test_experiment_runs_on_tiny_settings(module):
+    result = run_experiment(NAMES[module], Context(quick=True, settings=TINY[module]))
     assert result.tables and result.tables[0].rows and result.figures and result.verdict
     assert isinstance(result.holds, bool)
 

@@ -65,6 +65,14 @@ def test_convsize():
         (["train", "lenet5", "--epochs", "abc"], "Invalid value for '--epochs'"),
         (["fly"], "No such command 'fly'"),
         (["train", "resnet50"], "pass --data folder:PATH"),
+        (["train", "lenet5", "--set", "objective_args.label_smoothing=1.5"], "objective classifier: label_smoothing"),
+        (["train", "resnet20", "--set", "model_args.stem=x"], "model resnet20 on mnist5k: unknown value 'x'"),
+        (["train", "lenet5", "--set", "model_args.activation=3"], "model lenet5: activation expects str; got 3"),
+        (["train", "dcgan", "--data", "mnist1d"], "model dcgan on mnist1d:"),
+        (["train", "lenet5", "--optimizer", "lion"], "optimizer must be one of adadelta, adam, adamax"),
+        (["train", "gan", "--set", "players.critic.lr=1e-3"], "players are discriminator, generator; got critic"),
+        (["train", "lenet5", "--set", "players.model.lrr=1"], "players.model.lrr is not an optimiser setting"),
+        (["info", "resnet20", "--set", "model_args.block=x"], "model resnet20 on mnist5k:"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle):
@@ -89,4 +97,42 @@ def test_train_then_eval_round_trip(tmp_path):
     again = dlcanon("train", "lenet5", "--data", "digits", "--out", str(run))
     assert again.returncode == 2 and "--resume" in again.stderr
     no_sample = dlcanon("sample", str(run))
-    assert no_sample.returncode == 2 and "does not sample" in no_sample.stderr
+    assert no_sample.returncode == 2 and "generative objectives do" in no_sample.stderr
+
+
+def test_out_naming_a_file_is_a_user_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("mine\n")
+    out = dlcanon("train", "lenet5", "--data", "digits", "--out", str(path))
+    assert out.returncode == 2 and "is a file" in out.stderr and out.stderr.strip().count("\n") == 0
+    assert path.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(("kind", "names"), [("optimizers", {"adamax", "rmsprop"}), ("schedules", {"onecycle"}),
+                                             ("presets", {"gan", "nsgan", "wgan", "wgan-gp", "lenet5"})])  # fmt: skip
+def test_list_optimizers_schedules_and_presets(kind, names):
+    rows = one_json(dlcanon("list", kind, "--json").stdout)
+    assert names <= {r["name"] for r in rows} and all(r["description"] for r in rows)
+    if kind == "presets":
+        assert {r["model"] for r in rows if r["name"] in ("gan", "wgan")} == {"mlp_gan"}
+
+
+def test_lr_and_optimizer_reach_every_player_of_a_gan_preset(tmp_path):
+    """`--lr` and `--optimizer` build both GAN players' optimisers, and config.json records them as built."""
+    run = tmp_path / "run"
+    out = dlcanon(
+        "train", "wgan", "--steps", "2", "--batch-size", "32", "--lr", "3e-4", "--optimizer", "adamax",
+        "--set", "schedule=constant", "--set", "data_args.n_train=600", "--set", "data_args.n_test=500",
+        "--device", "cpu", "--out", str(run), "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert one_json(out.stdout)["steps"] == 2
+    from dlcanon import checkpoint
+
+    groups = [o["param_groups"][0] for o in checkpoint.load(run / "checkpoint.pt")["optimizers"]]
+    assert [g["lr"] for g in groups] == [3e-4, 3e-4] and all("betas" in g for g in groups)  # Adamax's
+    config = json.loads((run / "config.json").read_text())
+    assert config["lr"] == 3e-4 and config["optimizer"] == "adamax" and config["preset"] == "wgan"
+    for player in ("discriminator", "generator"):
+        assert config["optimizers"][player] == {"optimizer": "adamax", "lr": 3e-4, "betas": [0.9, 0.999],
+                                                "weight_decay": 0.0}  # fmt: skip

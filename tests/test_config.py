@@ -49,3 +49,33 @@ def test_resolved_round_trip(tmp_path):
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["version"] and "git" in saved
     assert TrainConfig.from_dict(saved) == cfg
+
+
+def test_betas_and_per_player_settings_are_typed():
+    cfg = apply_overrides(
+        TrainConfig(), ["betas=(0.5, 0.9)", "players.discriminator.lr=4e-4", "players.generator.optimizer=adamax"]
+    ).validate()
+    assert cfg.betas == (0.5, 0.9)
+    assert cfg.players == {"discriminator": {"lr": 4e-4}, "generator": {"optimizer": "adamax"}}
+    saved = json.loads(json.dumps(resolved(cfg)))  # JSON turns tuples into lists; the config turns them back
+    assert TrainConfig.from_dict(saved) == cfg
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("betas=0.5", "betas expects 2 values"),
+        ("betas=(0.5, 'x')", "betas expects a number"),
+        ("players.critic.lrr=1", "players.critic.lrr is not an optimiser setting"),
+        ("players.critic.lr=fast", "players.critic.lr expects a number"),
+        ("players.critic.optimizer=adamm", "players.critic.optimizer must be one of .*adamax"),
+        ("players.critic.lr=-1", "players.critic.lr must be positive"),
+        ("players.critic=3", "players.critic expects a dict"),
+        ("steps=-1", "steps must be 0"),
+        ("accumulate=0", "accumulate must be a positive integer"),
+        ("optimizer=lion", "optimizer must be one of adadelta, adam, adamax, adamw, rmsprop, sgd"),
+    ],
+)
+def test_bad_optimiser_settings_are_user_errors(assignment, message):
+    with pytest.raises(UserError, match=message):
+        apply_overrides(TrainConfig(), [assignment]).validate()

@@ -13,14 +13,15 @@ from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle
 from dlcanon.data.deform import deform, gradient_norm, random_displacement
-from dlcanon.experiments.base import threads
+from dlcanon.experiments.base import run_experiment, threads
+from dlcanon.experiments.context import Context
 from dlcanon.models import build_model
 from dlcanon.models.mlp import MLP
 from dlcanon.models.siren import PositionalEncoding, Siren
 from dlcanon.nn.locally_connected import LocallyConnected2d, parameter_counts
 from dlcanon.nn.summary import count_parameters
 from dlcanon.objectives.siamese import Siamese, separation
-from dlcanon.registry import EXPERIMENTS, MODELS, OBJECTIVES
+from dlcanon.registry import MODELS, OBJECTIVES
 from dlcanon.train import fit
 
 
@@ -138,17 +139,13 @@ def assert_well_formed(result) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_experiment_runs_on_a_tiny_setting(name, monkeypatch):
-    import importlib
-
-    module = importlib.import_module(EXPERIMENTS.entry(name).builder.__module__)
-    monkeypatch.setattr(module, "QUICK", TINY[name])
-    assert_well_formed(EXPERIMENTS.build(name, True))
+def test_experiment_runs_on_a_tiny_setting(name):
+    assert_well_formed(run_experiment(name, Context(quick=True, settings=TINY[name])))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_experiment_quick_mode_holds(name):
-    result = EXPERIMENTS.build(name, True)
+    result = run_experiment(name, Context(quick=True))
     assert_well_formed(result)
     assert result.holds, result.verdict

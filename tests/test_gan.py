@@ -19,11 +19,13 @@ from dlcanon.metrics.generative import (
     sample_quality,
 )
 from dlcanon.objectives import gan_losses as L
-from dlcanon.registry import MODELS
+from dlcanon.objectives.gan import GAN
+from dlcanon.objectives.gan_variants import LAPGAN, ProGAN, StyleGAN, build_gan, gan_objective
+from dlcanon.registry import MODELS, PRESETS
 from dlcanon.runs import build_objective, default_config
 from dlcanon.train import Trainer
 
-GAN_MODELS = [e.name for e in MODELS if e.meta.get("objective") in ("gan", "wgan", "wgan-gp")]
+GAN_PRESETS = [e.name for e in PRESETS if default_config(e.name).objective in ("gan", "wgan", "wgan-gp")]
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
@@ -85,16 +87,14 @@ def test_gradient_penalty_of_a_linear_critic():
 
 
 def test_drift_penalty_adds_epsilon_times_the_mean_squared_real_score():
-    from dlcanon.objectives.gan import GAN
-
     assert L.drift_penalty(torch.tensor([1.0, -3.0])).item() == pytest.approx(5.0)
     torch.manual_seed(0)
-    network = MODELS.build("wgan-gp", (2,), 8)
+    network = MODELS.build("mlp_gan", (2,), 8)
     batch = (torch.randn(16, 2), None)
     losses = {}
     for drift in (0.0, 0.5):
         torch.manual_seed(1)
-        losses[drift] = GAN(network, kind="wgan", drift=drift)(batch, "discriminator")[0]
+        losses[drift] = GAN(network, loss="wgan", drift=drift)(batch, "discriminator")[0]
     with torch.no_grad():
         expected = 0.5 * network.discriminate(batch[0]).pow(2).mean()
     torch.testing.assert_close(losses[0.5] - losses[0.0], expected)
@@ -146,24 +146,93 @@ def _tiny(shape: tuple[int, ...], kind: str) -> DataBundle:
     return DataBundle("tiny", Split(x, y), Split(x[:8], y[:8]), 4, kind)
 
 
-@pytest.mark.parametrize("name", GAN_MODELS)
-def test_every_gan_model_takes_one_declared_step(name):
-    cfg = default_config(name, device="cpu", epochs=1, batch_size=4, precision="fp32", tensorboard=False)
-    points = MODELS.entry(name).meta["data"] in ("ring8", "grid25", "gaussians8")
+VARIANT = {"lapgan": LAPGAN, "progan": ProGAN, "stylegan": StyleGAN}
+
+
+@pytest.mark.parametrize("name", GAN_PRESETS)
+def test_every_gan_preset_takes_one_declared_step_through_the_trainer(name):
+    cfg = default_config(name, device="cpu", epochs=1, batch_size=4, precision="fp32", tensorboard=False, lr=1e-4)
+    points = MODELS.entry(cfg.model).meta["data"] in ("ring8", "grid25", "gaussians8")
     bundle = _tiny((2,) if points else (1, 8, 8), "points" if points else "image")
     torch.manual_seed(0)
     objective = build_objective(cfg, bundle)
-    trainer = Trainer(objective, bundle, TrainConfig(**{**cfg.to_dict(), "epochs": 1}), progress=False)
+    assert type(objective) is VARIANT.get(cfg.model, GAN)  # the network's declared variant picks the objective
+    trainer = Trainer(objective, bundle, cfg, progress=False)
     before = {n: p.detach().clone() for n, p in objective.named_parameters()}
     names = [u.name for u in trainer.updates]
     trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.bool))
     changed = {n.split(".")[1] for n, p in objective.named_parameters() if not torch.equal(before[n], p)}
     assert names == ["discriminator", "generator"] and {"generator", "discriminator"} <= changed
     assert all(p.grad is None for p in objective.network.discriminator.parameters())  # G's step left none
+    # no player keeps an optimiser of its own: --lr reaches the critic and the generator
+    assert [g["initial_lr"] for opt in trainer.optimizers for g in opt.param_groups] == [pytest.approx(1e-4)] * 2
+    assert objective.ema_modules() == ["network.generator"]
     with torch.no_grad():
         metrics = objective.eval().evaluate(trainer.eval_batches())
     assert all(math.isfinite(v) for v in metrics.values())
     assert objective.sample(4).shape == (4, *bundle.input_shape)
+
+
+def test_the_loss_pair_is_chosen_once_by_name():
+    from dlcanon.errors import UserError
+
+    net = MODELS.build("mlp_gan", (2,), 8)
+    assert GAN(net).losses == L.LOSS_PAIRS["gan"] and GAN(net).n_critic == 1
+    wgan = GAN(net, loss="wgan")
+    assert wgan.losses.clip and not wgan.losses.penalty and wgan.n_critic == 5
+    assert GAN(net, loss="wgan-gp", n_critic=2).n_critic == 2
+    minimax = GAN(net, generator_loss="minimax")
+    assert minimax.losses.generator is L.minimax_generator_loss
+    torch.manual_seed(0)
+    batch = (torch.randn(16, 2), None)
+    torch.manual_seed(1)
+    loss, _ = minimax(batch, "generator")
+    torch.manual_seed(1)  # the same z: the objective's loss is the pair's generator loss on d(G(z))
+    fake = net.generate(net.sample_z(16, "cpu"))
+    torch.testing.assert_close(loss, L.minimax_generator_loss(net.discriminate(fake)))
+    with pytest.raises(UserError, match="Wasserstein"):
+        GAN(net, loss="wgan", generator_loss="minimax")
+    with pytest.raises(UserError, match="loss must be one of gan, wgan, wgan-gp"):
+        GAN(net, loss="lsgan")
+    with torch.no_grad():  # WGAN clips the critic before using it
+        next(net.discriminator.parameters()).fill_(1.0)
+    wgan(batch, "discriminator")
+    assert float(next(net.discriminator.parameters()).detach().max()) == pytest.approx(0.01)
+
+
+def test_a_network_without_the_protocol_is_a_user_error_naming_what_is_missing():
+    from dlcanon.errors import UserError
+
+    with pytest.raises(UserError, match=r"AdversarialNetwork's members; MLP lacks .*discriminate, .*generate"):
+        build_gan(MODELS.build("mlp", (1, 8, 8), 10))
+    dcgan = MODELS.build("dcgan", (1, 8, 8), 10)
+    with pytest.raises(UserError, match="GrowingNetwork's members; GANNetwork lacks set_level, set_progress, stage"):
+        ProGAN(dcgan)
+    with pytest.raises(UserError, match="PyramidNetwork's members; GANNetwork lacks generate_pyramid, training_fakes"):
+        LAPGAN(dcgan)
+    with pytest.raises(UserError, match="StyleNetwork's members; GANNetwork lacks mix"):
+        StyleGAN(dcgan)
+
+
+def test_progan_grows_with_the_trainers_step_and_shows_every_resolution_reached():
+    from dlcanon.models.progan import level_and_alpha
+
+    torch.manual_seed(0)
+    objective = gan_objective(MODELS.build("progan", (1, 8, 8), 10, phase_steps=2, width=4), "wgan-gp", n_critic=1)
+    assert type(objective) is ProGAN and objective.network.stage == (0, 1.0)
+    for step in (0, 2, 3, 5):
+        objective.on_step(step, 10)
+        assert objective.network.stage == level_and_alpha(step, 1, 2)
+    bundle = _tiny((1, 8, 8), "image")
+    cfg = TrainConfig(model="progan", objective="wgan-gp", device="cpu", steps=3, batch_size=4, tensorboard=False)
+    Trainer(objective, bundle, cfg, progress=False).fit()  # steps 0, 1, 2: the last one starts the 8×8 fade-in
+    assert objective.network.stage == (1, 0.0)
+    objective.network.set_level(1, 0.5)
+    views = objective.eval().views(bundle.test, 3)
+    assert set(views) == {"samples", "resolutions"} and objective.network.stage == (1, 0.5)  # restored
+    rows = views["resolutions"].images.view(2, 3, 1, 8, 8)  # level 0 (4×4, up-sampled), level 1 (8×8)
+    assert torch.equal(rows[0], torch.nn.functional.interpolate(rows[0][..., ::2, ::2], scale_factor=2))
+    assert not torch.equal(rows[1], torch.nn.functional.interpolate(rows[1][..., ::2, ::2], scale_factor=2))
 
 
 def test_progressive_gan_schedule_and_every_level_outputs_the_data_size():
@@ -184,15 +253,16 @@ def test_progressive_gan_schedule_and_every_level_outputs_the_data_size():
 
 
 def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
-    from dlcanon.objectives.gan import GAN
-
     torch.manual_seed(0)
-    objective = GAN(MODELS.build("stylegan", (1, 8, 8), 10)).eval()
+    objective = build_gan(MODELS.build("stylegan", (1, 8, 8), 10)).eval()
     same = objective.sample(4, truncation=0.0)  # every w = w̄ and the noise strengths start at 0
     assert torch.allclose(same, same[:1].expand_as(same), atol=1e-6)
     assert not torch.allclose(*objective.sample(2, seed=0))
     grid, nrow = objective.style_mixing(3)
     assert grid.shape == (16, 1, 8, 8) and nrow == 4
+    views = objective.views(None, 4, truncation=0.0)  # the samples with the user's ψ, and the mixing grid
+    assert set(views) == {"samples", "mixing"} and views["mixing"].nrow == 6
+    assert torch.allclose(views["samples"].images, same)
 
 
 def grouped_modulated_conv(conv, x, w):
@@ -254,15 +324,14 @@ def test_lapgan_chain_adds_a_residual_over_each_upsampled_coarser_image():
     torch.manual_seed(2)
     residual = net.refine(1, chain[0]) - up(chain[0])  # G₁'s band-pass output at 14×14
     assert residual.shape == (3, 1, 14, 14) and residual.abs().sum() > 0
-    from dlcanon.errors import UserError
-    from dlcanon.objectives.gan import GAN
-
-    scales = GAN(net).pyramid(4, seed=0)
+    objective = build_gan(net)
+    scales = objective.pyramid(4, seed=0)
     assert [x.shape[-1] for x in scales] == [7, 14, 28] and all(
         0 <= float(x.min()) <= float(x.max()) <= 1 for x in scales
     )
-    with pytest.raises(UserError, match="lapgan"):
-        GAN(MODELS.build("dcgan", (1, 28, 28), 10)).pyramid(2)
+    views = objective.views(None, 4)
+    assert set(views) == {"samples", "scales"} and views["scales"].images.shape == (12, 1, 28, 28)
+    torch.testing.assert_close(views["scales"].images[:4, ..., ::4, ::4], objective.pyramid(4)[0])  # row 0: 7×7
     lows = pyramid(torch.rand(2, 1, 28, 28), 2)
     assert [x.shape[-1] for x in lows] == [28, 14, 7]
     torch.testing.assert_close(lows[2].mean(), lows[0].mean())  # average pooling keeps the mean
@@ -298,7 +367,7 @@ def test_at_scale_matches_real_and_generated_images_at_a_coarse_side():
     ["dcgan_digits", "cgan_conditional", "lapgan_pyramid", "progan_growth", "stylegan_styles", "gan_mode_collapse"],
 )
 def test_gan_experiments_hold_in_quick_mode(tmp_path, name):
-    from dlcanon.experiments.runner import run_one
+    from dlcanon.reproduce import run_one
 
     record = run_one(name, quick=True, out=tmp_path)
     assert record["holds"], record["verdict"]
@@ -316,15 +385,16 @@ def test_cli_sample_writes_lapgans_chain_at_every_scale(tmp_path):
     assert Path(sample["scales"]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_wgan_gp_refuses_a_critic_with_batchnorm():
+def test_wgan_gp_refuses_a_critic_with_batchnorm_and_a_pyramid():
     from dlcanon.errors import UserError
-    from dlcanon.objectives.gan import GAN
 
     with pytest.raises(UserError, match="batchnorm=false"):
-        GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="wgan-gp")
-    GAN(MODELS.build("dcgan", (1, 28, 28), 10, batchnorm=False), kind="wgan-gp")  # accepted
+        GAN(MODELS.build("dcgan", (1, 28, 28), 10), loss="wgan-gp")
+    GAN(MODELS.build("dcgan", (1, 28, 28), 10, batchnorm=False), loss="wgan-gp")  # accepted
     with pytest.raises(UserError, match="Wasserstein"):
-        GAN(MODELS.build("dcgan", (1, 28, 28), 10), kind="gan", drift=0.001)
+        GAN(MODELS.build("dcgan", (1, 28, 28), 10), loss="gan", drift=0.001)
+    with pytest.raises(UserError, match="lapgan"):
+        gan_objective(MODELS.build("lapgan", (1, 28, 28), 10), "wgan-gp")
 
 
 def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
@@ -364,11 +434,11 @@ def test_dcgan_doubles_the_side_with_each_fractional_strided_convolution(shape, 
     hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.shape[-1])) for m in net.generator.modules()
              if isinstance(m, torch.nn.ConvTranspose2d | torch.nn.Unflatten)]  # fmt: skip
     x = net.generate(net.sample_z(2, "cpu"))
-    assert seen == sides and x.shape == (2, *shape) and float(x.abs().max()) <= 1  # tanh output
+    assert seen == sides and x.shape == (2, *shape) and float(x.detach().abs().max()) <= 1  # tanh output
     assert net.discriminate(x).shape == (2,)
     strided = [m for m in net.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(m.stride == (2, 2) and m.kernel_size == (4, 4) for m in strided) and len(strided) == len(sides) - 1
     convs = [m.weight for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
-    assert all(abs(float(w.std()) - 0.02) < 0.005 for w in convs)  # N(0, 0.02) initialisation
+    assert all(abs(float(w.detach().std()) - 0.02) < 0.005 for w in convs)  # N(0, 0.02) initialisation
     for h in hooks:
         h.remove()

@@ -3,7 +3,9 @@
 import json
 from pathlib import Path
 
+import matplotlib.image
 import pytest
+import torch
 
 from helpers import dlcanon
 
@@ -57,3 +59,25 @@ def test_fitted_ppca_is_saved_and_reloaded(tmp_path):
     assert ev["test_nll"] == pytest.approx(summary["metrics"]["test_nll"])  # the fitted buffers came back
     files = one_json(dlcanon("sample", str(run), "--json").stdout)
     assert all(is_png(files[k]) for k in ("samples", "reconstructions", "interpolation"))
+
+
+def test_sample_saves_exactly_the_declared_views_beside_the_samples(tmp_path):
+    from dlcanon.evaluate import save_views
+    from dlcanon.objectives.views import Figure, Grid, Points
+    from dlcanon.plots import figure
+
+    fig, _ = figure()
+    views = {
+        "samples": Grid(torch.rand(6, 1, 8, 8), nrow=3),
+        "scales": Grid(torch.rand(4, 3, 5, 5)),
+        "scatter": Points(torch.randn(50, 2)),
+        "plot": Figure(fig),
+    }
+    files = save_views(views, tmp_path / "out" / "grid.png")
+    expected = {"samples": "grid.png", **{name: f"grid-{name}.png" for name in ("scales", "scatter", "plot")}}
+    assert {k: Path(v).name for k, v in files.items()} == expected
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(expected.values())
+    assert all(is_png(f) for f in files.values())
+    # 6 tiles of 8×8, 3 to a row, with 1-pixel borders: 2 rows of 9 + 1 by 3 columns of 9 + 1
+    assert matplotlib.image.imread(files["samples"]).shape[:2] == (19, 28)
+    assert matplotlib.image.imread(files["scales"]).shape[:2] == (13, 13)  # 4 tiles: 2 × 2

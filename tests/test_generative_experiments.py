@@ -2,7 +2,7 @@
 
 import pytest
 
-from dlcanon.experiments.runner import run_experiments
+from dlcanon.reproduce import run_experiments
 
 
 def run(name, tmp_path):

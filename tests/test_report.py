@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from dlcanon.cli import app
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.runner import run_experiments
 from dlcanon.plots import figure
 from dlcanon.registry import EXPERIMENTS
 from dlcanon.report import Topic, cache, coverage, load_curriculum
 from dlcanon.report.format import cell, seconds
+from dlcanon.reproduce import run_experiments
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NAMES = ("toy_report_fail", "toy_report_ok")  # alphabetical order; the notes' order is the reverse

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.runner import run_experiments
 from dlcanon.plots import figure
 from dlcanon.registry import EXPERIMENTS
+from dlcanon.reproduce import run_experiments
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,8 @@ import math
 import pytest
 import torch
 
+from dlcanon.errors import UserError
+from dlcanon.registry import SCHEDULES
 from dlcanon.schedules import cosine, lr_factor, one_cycle, step_decay
 
 
@@ -35,8 +37,12 @@ def test_step_decay_matches_pytorch():
         ref.step()
 
 
-def test_lr_factor_dispatch():
+def test_lr_factor_dispatch_through_the_registry():
     assert lr_factor("constant", 5, 10) == 1.0
     assert lr_factor("cosine", 5, 10) == pytest.approx(0.5 * (1 + math.cos(math.pi / 2)))
-    with pytest.raises(ValueError):
-        lr_factor("bogus", 0, 1)
+    # each schedule receives the settings it declares and no others
+    assert lr_factor("step", 7, 10, step_size=3, gamma=0.5, warmup=0.9) == pytest.approx(0.25)
+    assert lr_factor("cosine", 0, 10, step_size=3, gamma=0.5, warmup=0.5) == pytest.approx(0.2)
+    assert set(SCHEDULES.names()) == {"constant", "cosine", "onecycle", "step"}
+    with pytest.raises(UserError, match="unknown schedule 'cosin'; did you mean cosine"):
+        lr_factor("cosin", 0, 1)

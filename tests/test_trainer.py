@@ -113,7 +113,7 @@ class TwoPlayers(Objective):
         self.seen: list[str] = []
 
     def updates(self):
-        return [Update("a", [self.a], repeat=3), Update("b", [self.b], optimizer={"name": "sgd", "lr": 0.5})]
+        return [Update("a", [self.a], repeat=3), Update("b", [self.b])]
 
     def forward(self, batch, update="model"):
         self.seen.append(update)
@@ -127,7 +127,8 @@ class TwoPlayers(Objective):
 
 def test_declared_updates_run_in_order_with_their_optimisers(tiny_images):
     objective = TwoPlayers()
-    trainer = Trainer(objective, tiny_images, cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=0.1), progress=False)
+    run = cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=0.1, players={"b": {"lr": 0.5}})
+    trainer = Trainer(objective, tiny_images, run, progress=False)
     assert trainer.steps_per_epoch == 1  # 4 batches per epoch, 4 batches per step
     trainer.fit()
     assert objective.seen == ["a", "a", "a", "b"]
@@ -269,6 +270,126 @@ def test_snapshots_change_neither_the_run_nor_its_training_time(tiny_images, mon
         objective = Classifier(MLP(64, 4, hidden=(32,), dropout=0.5))  # dropout draws from the generator too
         summary = fit(objective, tiny_images, cfg(epochs=2), snapshot=snapshot, snapshot_steps={0, 4})
         runs.append((summary["seconds"], [p.detach().clone() for p in objective.parameters()]))
-    (plain_seconds, plain), (seconds, snapped) = runs
+    (_, plain), (seconds, snapped) = runs
     assert all(torch.equal(a, b) for a, b in zip(plain, snapped, strict=True))
     assert offset[0] == 7200.0 and 0 < seconds < 3600  # the two snapshots' hours are not training time
+
+
+def test_accumulated_micro_batches_equal_one_batch_k_times_larger(tiny_images):
+    """K micro-batches of B, each mean loss divided by K, step like one batch of K·B (the same samples, since
+    an epoch's order does not depend on the batch size): ∇ (1/K) Σ_k mean_B(ℓ) = ∇ mean_KB(ℓ)."""
+
+    def run(batch_size: int, accumulate: int):
+        objective = mlp_classifier()
+        settings = dict(epochs=2, batch_size=batch_size, accumulate=accumulate, optimizer="sgd", lr=0.5)
+        trainer = Trainer(objective, tiny_images, cfg(**settings), progress=False)
+        trainer.fit()
+        return trainer, [p.detach().clone() for p in objective.parameters()]
+
+    (micro, accumulated), (large, one_batch) = run(5, 4), run(20, 1)
+    assert micro.steps_per_epoch == large.steps_per_epoch == 2 and micro.step == large.step == 4
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(accumulated, one_batch, strict=True))
+    _, plain = run(5, 1)  # 16 steps of B instead: the comparison can tell runs apart
+    assert not all(torch.allclose(a, b, atol=1e-3) for a, b in zip(plain, one_batch, strict=True))
+
+
+class Horizon(Classifier):
+    """Records what the trainer tells it before every step."""
+
+    def __init__(self, network):
+        super().__init__(network)
+        self.told: list[tuple[int, int]] = []
+
+    def on_step(self, step, total_steps):
+        self.told.append((step, total_steps))
+
+
+def test_steps_budget_and_the_objective_hears_the_horizon(tiny_images, tmp_path):
+    torch.manual_seed(0)
+    objective = Horizon(MLP(64, 4, hidden=(8,)))
+    summary = fit(objective, tiny_images, cfg(epochs=30, steps=6, eval_every=0), out_dir=tmp_path)
+    assert objective.told == [(t, 6) for t in range(6)]  # 6 steps, not 30 epochs × 4
+    assert summary["steps"] == 6 and summary["epochs"] == 1.5
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "test_accuracy" in lines[-1] and lines[-1]["step"] == 6  # the last step evaluates, mid-epoch
+
+
+class Pair(Objective):
+    """A GAN-like pair of modules: `g` and `d` each a linear layer, stepped in turn; only `g` is averaged."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.g, self.d = nn.Linear(2, 1), nn.Linear(2, 1)
+
+    def updates(self):
+        return [Update("d", list(self.d.parameters())), Update("g", list(self.g.parameters()))]
+
+    def ema_modules(self):
+        return ["g"]
+
+    def forward(self, batch, update="model"):
+        x = batch[0].flatten(1)[:, :2]
+        loss = (self.g(x) - 1).pow(2).mean() if update == "g" else (self.d(x) + 1).pow(2).mean()
+        return loss, {"loss": loss.detach()}
+
+    def evaluate(self, batches):
+        return {"g_bias": float(self.g.bias), "d_bias": float(self.d.bias)}
+
+
+def test_ema_averages_only_the_modules_the_objective_names(tiny_images, tmp_path):
+    objective = Pair()
+    trainer = Trainer(objective, tiny_images, cfg(epochs=1, ema=0.5, batch_size=5, lr=0.1), progress=False)
+    stream, flag, g = trainer.batches(0), torch.zeros((), dtype=torch.bool), []
+    for _ in range(3):
+        trainer.train_step(stream, flag)
+        g.append(objective.g.weight.detach().clone())
+    with trainer.evaluating() as model:
+        assert torch.allclose(model.g.weight, 0.5 * (0.5 * g[0] + 0.5 * g[1]) + 0.5 * g[2], atol=1e-6)
+        assert not torch.allclose(model.g.weight, objective.g.weight)
+        assert torch.equal(model.d.weight, objective.d.weight)  # the critic is the live one, not averaged
+    # what evaluation and `runs.load_run` read: AveragedModel's layout, "module.<name>" and "n_averaged"
+    state = trainer.state_dict()["ema"]
+    assert int(state["n_averaged"]) == 3 and torch.equal(state["module.d.weight"], objective.d.weight)
+
+
+def test_each_players_optimiser_and_loss_scaler(tiny_images, monkeypatch):
+    """Every player's optimiser is the run's with its `players` overrides; each player's scaler updates once
+    after each of its optimiser steps (a WGAN critic's 3 steps, then the generator's 1)."""
+    updates: list[int] = []
+    real_update = torch.amp.GradScaler.update
+    spy = lambda self, *a: (updates.append(id(self)), real_update(self, *a))  # noqa: E731
+    monkeypatch.setattr(torch.amp.GradScaler, "update", spy)
+    run = cfg(epochs=1, optimizer="adam", lr=0.1, betas=(0.5, 0.9), players={"b": {"optimizer": "sgd", "lr": 0.5}})
+    trainer = Trainer(TwoPlayers(), tiny_images, run, progress=False)
+    a, b = trainer.optimizers
+    assert isinstance(a, torch.optim.Adam) and a.defaults["lr"] == 0.1 and a.defaults["betas"] == (0.5, 0.9)
+    assert isinstance(b, torch.optim.SGD) and b.defaults["lr"] == 0.5 and b.defaults["momentum"] == 0.9
+    assert trainer.optimizer_settings["b"] == {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 0.0}
+    trainer.fit()  # one step
+    scaler_a, scaler_b = map(id, trainer.scalers)
+    assert updates == [scaler_a] * 3 + [scaler_b]
+    with pytest.raises(UserError, match="players are a, b; got c"):
+        Trainer(TwoPlayers(), tiny_images, cfg(players={"c": {"lr": 1.0}}), progress=False)
+
+
+def test_channels_last_follows_the_inputs_rank_not_the_data_kind(tiny_images):
+    from dlcanon.data.base import DataBundle
+
+    conv = Classifier(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 4)))
+    relabelled = DataBundle("tiny", tiny_images.train, tiny_images.test, 4, "signal")  # (1, 8, 8) inputs
+    assert Trainer(conv, relabelled, cfg(epochs=1), progress=False).memory_format is torch.channels_last
+
+
+def test_nvae_kl_warm_up_is_a_fraction_of_the_run():
+    """c = max(min(1, (t/T)/0.3), 10⁻⁴): the same share of any run, told by the trainer through `on_step`."""
+    from dlcanon.objectives.nvae import nvae_kl_weight
+    from dlcanon.registry import MODELS, OBJECTIVES
+
+    objective = OBJECTIVES.build("nvae", MODELS.build("nvae", (1, 28, 28), 10))
+    weights = []
+    for total in (100, 1000):
+        objective.on_step(total * 15 // 100, total)  # 15 % into the run: half-way through the warm-up
+        weights.append(nvae_kl_weight(objective.progress, objective.kl_warmup, objective.min_kl_weight))
+    assert weights == pytest.approx([0.5, 0.5])
+    assert nvae_kl_weight(0.0, 0.3, 1e-4) == 1e-4 and nvae_kl_weight(0.9, 0.3, 1e-4) == 1.0

@@ -191,3 +191,29 @@ def test_latent_variable_models_and_objectives_are_registered():
     assert {"vae", "vae_conv", "cvae", "nvae", "ppca", "gmm"} <= set(MODELS.names())
     assert {"vae", "cvae", "nvae", "ppca", "gmm"} <= set(OBJECTIVES.names())
     assert MODELS.entry("vae").meta["objective"] == "vae" and MODELS.entry("ppca").meta["data"] == "digits"
+
+
+def test_latent_models_declare_samples_reconstructions_and_interpolations():
+    from dlcanon.data.base import Split
+    from dlcanon.objectives.classifier import Classifier
+
+    torch.manual_seed(0)
+    cvae = OBJECTIVES.build("cvae", build_model("cvae", (1, 8, 8), 10, latent_dim=4, hidden=(32,))).eval()
+    split = Split(torch.rand(60, 1, 8, 8), torch.arange(60) % 10)
+    views = cvae.views(split, 6, label=3)
+    assert set(views) == {"samples", "reconstructions", "interpolation"}
+    assert views["samples"].images.shape == (6, 1, 8, 8)
+    threes = split.x[split.y == 3]  # 6 test images of class 3: 3 pairs
+    recon = views["reconstructions"]
+    assert recon.nrow == 3 and torch.equal(recon.images[:3], threes[:3])  # originals over their reconstructions
+    torch.testing.assert_close(recon.images[3:], cvae.reconstruct(threes[:3], torch.full((3,), 3)))
+    path = views["interpolation"]  # t = 0 and t = 1 decode μ(x_a) and μ(x_b): the reconstructions of both ends
+    assert path.nrow == 10 and path.images.shape == (30, 1, 8, 8)
+    torch.testing.assert_close(path.images[::10], recon.images[3:])
+    torch.testing.assert_close(path.images[9::10], cvae.reconstruct(threes[3:6], torch.full((3,), 3)))
+    with pytest.raises(UserError, match=r"--truncation is not an option of VAE\.sample; it takes: label, temperature"):
+        cvae.views(split, 2, truncation=0.7)
+    ppca = OBJECTIVES.build("ppca", build_model("ppca", (1, 8, 8), 10))
+    ppca.prepare(split)
+    assert set(ppca.views(split, 2)) == set(views)
+    assert Classifier(torch.nn.Linear(2, 2)).views(split, 4) == {}  # an objective that does not sample shows nothing

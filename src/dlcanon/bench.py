@@ -17,10 +17,11 @@ from torch import nn
 
 from dlcanon.data import DataBundle, load_data
 from dlcanon.errors import UserError
+from dlcanon.optim import make_optimizer, run_settings
 from dlcanon.progress import progress_bar
 from dlcanon.runs import build_objective, default_config
 from dlcanon.runtime import autocast
-from dlcanon.train import Trainer, fit, make_optimizer
+from dlcanon.train import Trainer, fit
 
 
 class ExampleNet(nn.Module):
@@ -97,7 +98,7 @@ def time_to_reach(history: list[dict[str, Any]], accuracy: float) -> float | Non
 def bare_loop(trainer: Trainer, steps: int) -> float:
     """Seconds for `steps` plain steps on the trainer's model, batches, precision and optimiser settings."""
     objective, cfg = trainer.objective, trainer.cfg
-    opt = make_optimizer(list(objective.parameters()), cfg)
+    opt = make_optimizer(list(objective.parameters()), run_settings(cfg))
     stream = trainer.batches(0)
     start = time.perf_counter()
     for _ in range(steps):

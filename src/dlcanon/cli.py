@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-KINDS = ("models", "data", "objectives", "experiments", "activations", "losses")
+KINDS = ("models", "presets", "data", "objectives", "experiments", "activations", "losses", "optimizers", "schedules")
 
 
 def emit(obj: Any, as_json: bool, render: Any = None) -> None:
@@ -39,11 +39,13 @@ def _registries():
     import dlcanon.experiments
     import dlcanon.losses
     import dlcanon.models
-    import dlcanon.objectives  # noqa: F401
+    import dlcanon.objectives
+    import dlcanon.presets  # noqa: F401
     from dlcanon import data  # noqa: F401
-    from dlcanon.registry import ACTIVATIONS, DATASETS, EXPERIMENTS, LOSSES, MODELS, OBJECTIVES
+    from dlcanon import registry as r
 
-    return dict(zip(KINDS, (MODELS, DATASETS, OBJECTIVES, EXPERIMENTS, ACTIVATIONS, LOSSES), strict=True))
+    kinds = (r.MODELS, r.PRESETS, r.DATASETS, r.OBJECTIVES, r.EXPERIMENTS, r.ACTIVATIONS, r.LOSSES, r.OPTIMIZERS)
+    return dict(zip(KINDS, (*kinds, r.SCHEDULES), strict=True))
 
 
 @app.command("list")
@@ -56,6 +58,9 @@ def list_cmd(
     if kind not in registries:
         raise UserError(f"list expects one of {', '.join(KINDS)}; got {kind!r}")
     rows = [{"name": e.name, "tags": list(e.tags), "description": e.doc} for e in registries[kind]]
+    if kind == "presets":
+        for row, entry in zip(rows, registries[kind], strict=True):
+            row["model"] = entry.meta["model"]
     if kind == "models":
         from dlcanon.modelinfo import default_params
 
@@ -103,12 +108,17 @@ def _print_table(table: Any) -> None:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Argument(help="A registered model name (see `dlcanon list models`).")],
+    model: Annotated[
+        str, typer.Argument(help="A preset or a model (`dlcanon list presets`, `dlcanon list models`).")
+    ],
     data: Annotated[str | None, typer.Option(help="Dataset name or FORMAT:PATH (mnist:, cifar10:, npz:, ...).")] = None,
     objective: Annotated[str | None, typer.Option(help="Objective (default: the model's own).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's recipe).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the preset's).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps; when given, they decide, not epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Global batch size (of each micro-batch).")] = None,
+    accumulate: Annotated[int | None, typer.Option(help="Micro-batches per optimiser step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate of every player.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="Every player's optimiser (`dlcanon list optimizers`).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     precision: Annotated[str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
@@ -118,7 +128,8 @@ def train(
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any config field.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train MODEL on DATA with its objective; writes config.json, metrics.jsonl, checkpoint.pt, summary.json."""
+    """Train a preset or a model (with its preset of the same name, if any) on DATA with its objective; writes
+    config.json (with every player's optimiser as built), metrics.jsonl, checkpoint.pt and summary.json."""
     from dlcanon.config import resolved, write_json
     from dlcanon.data import load_data
     from dlcanon.runs import build_objective, configure
@@ -130,8 +141,11 @@ def train(
         data=data,
         objective=objective,
         epochs=epochs,
+        steps=steps,
         batch_size=batch_size,
+        accumulate=accumulate,
         lr=lr,
+        optimizer=optimizer,
         device=device,
         precision=precision,
         seed=seed,
@@ -140,21 +154,25 @@ def train(
     if out is None:
         if resume:
             raise UserError("--resume needs the run directory: pass --out RUN_DIR")
-        out = (
-            Path("runs")
-            / f"{cfg.model}-{cfg.data.replace(':', '-').replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-        )
+        data_name = cfg.data.replace(":", "-").replace("/", "_")
+        out = Path("runs") / f"{cfg.preset or cfg.model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out expects a run directory; {out} is a file")
     if (out / "checkpoint.pt").exists() and not resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
     from dlcanon.runtime import seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
     bundle = load_data(cfg.data, **cfg.data_args)
     trainer = Trainer(build_objective(cfg, bundle), bundle, cfg, out_dir=out, resume=resume)
+    try:  # only now, when every value has been accepted, does the run directory appear
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a parent directory should be, no permission, ...
+        raise UserError(f"--out {out}: cannot create the run directory ({exc.strerror})") from None
     try:
         if trainer.dist.is_main:
-            write_json(out / "config.json", resolved(cfg, data_info=bundle.describe()))
+            used = trainer.optimizer_settings  # every player's optimiser as built
+            write_json(out / "config.json", resolved(cfg, data_info=bundle.describe(), optimizers=used))
         summary = trainer.fit()
         summary["run_dir"] = str(out)
         if trainer.dist.is_main:
@@ -199,41 +217,28 @@ def sample(
     truncation: Annotated[
         float | None, typer.Option(help="Truncation ψ: w = w̄ + ψ(w − w̄) (StyleGAN; 1 = none).")
     ] = None,
-    mixing: Annotated[bool, typer.Option("--mixing", help="Also write a style-mixing grid (StyleGAN).")] = False,
+    mixing: Annotated[
+        bool, typer.Option("--mixing", help="Require the style-mixing grid (StyleGAN writes it in any case).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Draw samples from a trained generative model into a PNG grid (a scatter plot for 2-D points).
-
-    Latent-variable models (vae, cvae, nvae, ppca) also get reconstructions and a latent interpolation of test
-    images (SAMPLES-reconstructions.png, SAMPLES-interpolation.png); LAPGAN gets its sampling chain, a row per
-    scale (SAMPLES-scales.png).
+    """Save every view the objective declares: its samples as a PNG grid (a scatter plot for 2-D points), and
+    beside it SAMPLES-<view>.png for each other view: reconstructions and a latent interpolation of test images
+    (vae, cvae, nvae, ppca), the sampling chain at every scale (lapgan: -scales), every resolution reached
+    (progan: -resolutions), the style-mixing grid (stylegan: -mixing).
     """
     from dlcanon.runs import load_run
 
     cfg, bundle, objective = load_run(run_dir)
-    if not hasattr(objective, "sample"):
-        raise UserError(f"objective {cfg.objective!r} of {run_dir} does not sample; generative objectives do")
-    from dlcanon.evaluate import save_samples
-
     options = {k: v for k, v in {"label": label, "truncation": truncation}.items() if v is not None}
-    path = save_samples(objective, n, out or Path(run_dir) / "samples.png", **options)
-    result = {"samples": str(path), "n": n}
-    from dlcanon.latent_views import save_latent_views  # latent-variable models: reconstructions, interpolation
+    views = objective.views(bundle.test, n, **options)
+    if not views:
+        raise UserError(f"objective {cfg.objective!r} of {run_dir} shows no samples; generative objectives do")
+    if mixing and "mixing" not in views:
+        raise UserError(f"--mixing needs a style-based generator (stylegan); {cfg.model} has none")
+    from dlcanon.evaluate import save_views
 
-    result.update(save_latent_views(objective, bundle.test, path, label=label))
-    if hasattr(objective, "network") and hasattr(objective.network, "generate_pyramid"):  # LAPGAN: every scale
-        from dlcanon.plots import save_image_grid, scale_rows
-
-        chain = objective.pyramid(min(n, 16))
-        scales = path.with_name(path.stem + "-scales.png")
-        result["scales"] = str(save_image_grid(scale_rows(chain), scales, nrow=len(chain[0])))
-    if mixing:
-        if not hasattr(objective, "style_mixing"):
-            raise UserError(f"--mixing needs a style-based generator (stylegan); {cfg.model} has none")
-        from dlcanon.plots import save_image_grid
-
-        grid, nrow = objective.style_mixing()
-        result["mixing"] = str(save_image_grid(grid, path.with_name(path.stem + "-mixing.png"), nrow=nrow))
+    result: dict[str, Any] = {**save_views(views, out or Path(run_dir) / "samples.png"), "n": n}
     emit(result, as_json, lambda: typer.echo("wrote " + ", ".join(str(v) for k, v in result.items() if k != "n")))
 
 
@@ -273,15 +278,20 @@ def reproduce(
     force: Annotated[
         bool, typer.Option("--force", help="Recompute every experiment, ignoring cached results in --out.")
     ] = False,
+    device: Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="The seed every experiment's random draws derive from.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the notes' experiments; write results.json, PNG figures and the HTML report OUT/index.html.
 
-    Results are cached in OUT by experiment, mode and code version: a rerun recomputes only what changed.
+    Results are cached in OUT by experiment, mode, seed, device and code version: a rerun recomputes only what
+    changed.
     """
-    from dlcanon.experiments.runner import run_experiments
+    from dlcanon.reproduce import run_experiments
 
-    report = run_experiments(names or None, quick=quick, out=out, progress=True, force=force)
+    report = run_experiments(
+        names or None, quick=quick, out=out, progress=True, force=force, device=device, seed=seed
+    )
 
     def render() -> None:
         typer.echo(

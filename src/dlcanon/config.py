@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import json
 import subprocess
 import types
@@ -12,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlcanon import __version__
+from dlcanon import __version__, optim, schedules  # noqa: F401  (registrations)
 from dlcanon.errors import UserError
+from dlcanon.optim import PLAYER_KEYS
+from dlcanon.registry import OPTIMIZERS, SCHEDULES
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-SCHEDULES = ("constant", "cosine", "onecycle", "step")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 
 
 @dataclass
@@ -28,12 +29,17 @@ class TrainConfig:
     model: str = "lenet5"
     data: str = "mnist5k"
     objective: str = ""  # empty: the model's registered default objective
+    preset: str = ""  # the preset this configuration started from (see dlcanon.presets), if any
     epochs: int = 10
-    batch_size: int = 128
+    steps: int = 0  # optimiser steps of the run; 0: `epochs` decide
+    batch_size: int = 128  # per optimiser step with accumulate = 1; per micro-batch otherwise
+    accumulate: int = 1  # micro-batches whose gradients add up to one optimiser step (loss divided by it)
     lr: float = 1e-3
-    optimizer: str = "adamw"
+    optimizer: str = "adamw"  # a name in dlcanon.registry.OPTIMIZERS (`dlcanon list optimizers`)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam, AdamW, Adamax
     weight_decay: float = 0.0
     momentum: float = 0.9  # SGD and RMSprop
+    players: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-player overrides of the five above
     schedule: str = "constant"
     warmup: float = 0.0  # fraction of steps with a linear warm-up (cosine, constant)
     step_size: int = 0  # step schedule: steps between decays (0: one epoch)
@@ -60,18 +66,23 @@ class TrainConfig:
         for name, allowed in (
             ("precision", PRECISIONS),
             ("device", DEVICES),
-            ("schedule", SCHEDULES),
-            ("optimizer", OPTIMIZERS),
+            ("schedule", tuple(SCHEDULES.names())),
+            ("optimizer", tuple(OPTIMIZERS.names())),
         ):
             if getattr(self, name) not in allowed:
                 raise UserError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
+        for name in ("epochs", "batch_size", "accumulate", "eval_batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be a positive integer; got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise UserError(f"lr must be positive; got {self.lr}")
+        if self.steps < 0:
+            raise UserError(f"steps must be 0 (epochs decide) or a positive integer; got {self.steps}")
         if not 0 <= self.ema < 1:
             raise UserError(f"ema must be a decay in [0, 1); got {self.ema}")
+        check_optimizer("", {k: getattr(self, k) for k in PLAYER_KEYS})
+        if not isinstance(self.players, dict):
+            raise UserError(f"players expects a dict {{player: {{setting: value}}}}; got {self.players!r}")
+        for player, settings in self.players.items():
+            self.players[player] = check_optimizer(f"players.{player}.", settings)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,8 +90,46 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """From a saved config.json (JSON lists become tuples again; keys it does not know are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        known = {k: v for k, v in values.items() if k in names}
+        if "betas" in known:
+            known["betas"] = tuple(known["betas"])
+        known["players"] = {p: {k: tuple(v) if k == "betas" else v for k, v in s.items()}
+                            for p, s in known.get("players", {}).items()}  # fmt: skip
+        return cls(**known)
+
+
+def check_optimizer(prefix: str, settings: Any) -> dict[str, Any]:
+    """Optimiser settings (a subset of PLAYER_KEYS), coerced to their fields' types; a bad one is a UserError."""
+    if not isinstance(settings, dict):
+        raise UserError(f"{prefix.rstrip('.')} expects a dict of {', '.join(PLAYER_KEYS)}; got {settings!r}")
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for key, value in settings.items():
+        if key not in PLAYER_KEYS:
+            raise UserError(f"{prefix}{key} is not an optimiser setting; expected one of {', '.join(PLAYER_KEYS)}")
+        out[key] = _coerce(prefix + key, hints[key], value)
+    if "optimizer" in out and out["optimizer"] not in OPTIMIZERS:
+        raise UserError(f"{prefix}optimizer must be one of {', '.join(OPTIMIZERS.names())}; got {out['optimizer']!r}")
+    if "lr" in out and out["lr"] <= 0:
+        raise UserError(f"{prefix}lr must be positive; got {out['lr']}")
+    if "betas" in out and not all(0 <= b < 1 for b in out["betas"]):
+        raise UserError(f"{prefix}betas must lie in [0, 1); got {out['betas']}")
+    return out
+
+
+def check_fields(values: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """`values` as TrainConfig fields, each coerced to its type: a misspelt or ill-typed key is a UserError."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for key, value in values.items():
+        if key not in hints:
+            close = difflib.get_close_matches(key, hints, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UserError(f"{what}: unknown config field {key!r}{hint}")
+        out[key] = _coerce(key, hints[key], value)
+    return out
 
 
 def parse_value(text: str) -> Any:
@@ -112,6 +161,13 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
         return float(value)
     if hint is str:
         return str(value)
+    if origin is tuple:  # a fixed-length tuple of numbers, e.g. betas
+        items = typing.get_args(hint)
+        if not isinstance(value, list | tuple) or len(value) != len(items):
+            raise UserError(f"{name} expects {len(items)} values, e.g. {tuple(range(len(items)))}; got {value!r}")
+        return tuple(_coerce(name, h, v) for h, v in zip(items, value, strict=True))
+    if origin is dict and not isinstance(value, dict):
+        raise UserError(f"{name} expects a dict literal; got {value!r}")
     if origin in (types.UnionType, typing.Union):
         return value
     return value
@@ -128,19 +184,18 @@ def apply_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
         value = parse_value(raw)
         head, _, sub = key.partition(".")
         if head not in hints:
-            import difflib
-
             close = difflib.get_close_matches(head, hints, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UserError(f"unknown config field {head!r}{hint}")
-        if sub:
+        if head == "players" and sub:  # players.NAME.KEY=VALUE or players.NAME={...}
+            player, _, setting = sub.partition(".")
+            settings = {setting: value} if setting else value
+            merged = cfg.players.get(player, {}) | check_optimizer(f"players.{player}.", settings)
+            cfg.players = {**cfg.players, player: merged}
+        elif sub:
             if not head.endswith("_args"):
                 raise UserError(f"{head} has no sub-fields; got {key!r}")
             getattr(cfg, head)[sub] = value
-        elif head.endswith("_args"):
-            if not isinstance(value, dict):
-                raise UserError(f"{head} expects a dict literal; got {raw!r}")
-            setattr(cfg, head, value)
         else:
             setattr(cfg, head, _coerce(head, hints[head], value))
     return cfg

@@ -1,16 +1,16 @@
-"""Evaluation of a finished run directory, and sample grids for generative objectives."""
+"""Evaluation of a finished run directory, and saving the views an objective declares (`dlcanon sample`)."""
 
 from __future__ import annotations
 
-import inspect
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dlcanon.data import DeviceLoader
-from dlcanon.errors import UserError
+from dlcanon.objectives.views import Grid, Points, View
 from dlcanon.runs import load_run
 from dlcanon.runtime import autocast, resolve_precision, select_device
 
@@ -25,11 +25,9 @@ def evaluate_run(
     dev = select_device(device)
     cfg, bundle, objective = load_run(run_dir, data=data, device=str(dev))
     if features is not None:
-        if not hasattr(objective, "external_features") or not objective.network.image:
-            raise UserError(f"--features applies to GANs of images; {cfg.model} is scored without image features")
         from dlcanon.metrics.feature_net import ExternalFeatures
 
-        objective.external_features = ExternalFeatures(features)
+        objective.use_features(ExternalFeatures(features))
     test = bundle.test.to(dev)
     start = time.perf_counter()
     batches = DeviceLoader(test, cfg.eval_batch_size, shuffle=False, drop_last=False).epoch(0)
@@ -47,21 +45,24 @@ def evaluate_run(
     }
 
 
-def save_samples(objective: Any, n: int, path: Path, **options: Any) -> Path:
-    """Draw `n` samples with `objective.sample(n, **options)`; save images as a grid, 2-D points as a scatter."""
+def view_paths(names: Iterable[str], path: Path) -> dict[str, Path]:
+    """Where each view goes: "samples" to `path`, any other name beside it as `<stem>-<name>.png`."""
+    return {name: path if name == "samples" else path.with_name(f"{path.stem}-{name}.png") for name in names}
+
+
+def save_views(views: dict[str, View], path: Path) -> dict[str, str]:
+    """Save every view an objective declared (`Objective.views`): grids and figures as PNGs, points as a scatter."""
     from dlcanon.plots import figure, save_figure, save_image_grid
 
-    accepted = inspect.signature(objective.sample).parameters
-    for option in options:
-        if option not in accepted:
-            raise UserError(
-                f"--{option} is not an option of {type(objective).__name__}.sample; it takes: "
-                f"{', '.join(p for p in accepted if p != 'n') or 'nothing'}"
-            )
-    with torch.no_grad():
-        samples = objective.sample(n, **options)
-    if samples.dim() == 2 and samples.shape[1] == 2:
-        fig, (ax,) = figure()
-        ax.scatter(*samples.float().cpu().T, s=2)
-        return save_figure(fig, Path(path))
-    return save_image_grid(samples, Path(path))
+    saved = {}
+    for name, target in view_paths(views, Path(path)).items():
+        view = views[name]
+        if isinstance(view, Grid):
+            saved[name] = save_image_grid(view.images, target, nrow=view.nrow)
+        elif isinstance(view, Points):
+            fig, (ax,) = figure()
+            ax.scatter(*view.xy.float().cpu().T, s=2)
+            saved[name] = save_figure(fig, target)
+        else:
+            saved[name] = save_figure(view.figure, target)
+    return {name: str(p) for name, p in saved.items()}

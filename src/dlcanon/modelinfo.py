@@ -13,7 +13,6 @@ import torch
 
 from dlcanon.config import apply_overrides
 from dlcanon.data import load_data
-from dlcanon.errors import UserError
 from dlcanon.models import build_model
 from dlcanon.nn.summary import Summary, count_parameters, summarize, summarize_meta
 from dlcanon.registry import MODELS
@@ -46,16 +45,19 @@ def default_params(model: str) -> dict:
 
 
 def model_summary(model: str, *, data: str | None = None, overrides: list[str] | None = None) -> Summary:
-    """Per-layer summary of `model` sized for `data` (default: the model's own dataset)."""
-    from dlcanon.runs import default_config
+    """Per-layer summary of `model` (or a preset's model) sized for `data` (default: the model's own dataset).
+
+    A builder's refusal of a `--set model_args...` value is a one-line UserError."""
+    from dlcanon.runs import REFUSALS, default_config, refused
 
     cfg = apply_overrides(default_config(model, data=data), overrides or [])
+    model = cfg.model
     registered = registered_shape(model) if data is None else None
     shape, classes = registered or data_shape(cfg.data)
     try:
         if registered is not None:
             return summarize_meta(lambda: build_model(model, shape, classes, **cfg.model_args), shape)
         network = build_model(model, shape, classes, **cfg.model_args)
-    except TypeError as exc:
-        raise UserError(f"model {model}: {exc}") from None
+    except REFUSALS as exc:
+        raise refused(f"model {model} on {cfg.data}", exc) from None
     return summarize(network, shape)

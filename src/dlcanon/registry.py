@@ -1,4 +1,5 @@
-"""One small registry of named builders: models, datasets, objectives, experiments, activations, losses."""
+"""One small registry of named builders: models, datasets, objectives, experiments, activations, losses,
+optimisers, learning-rate schedules and presets (named training configurations)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ class Entry:
 
     @property
     def doc(self) -> str:
-        return (self.builder.__doc__ or "").strip().split("\n")[0]
+        """The first line of the builder's docstring, or of a `doc` given at registration (presets are data)."""
+        return (self.meta.get("doc") or self.builder.__doc__ or "").strip().split("\n")[0]
 
 
 class Registry:
@@ -74,3 +76,6 @@ OBJECTIVES = Registry("objective")
 EXPERIMENTS = Registry("experiment")
 ACTIVATIONS = Registry("activation")
 LOSSES = Registry("loss")
+OPTIMIZERS = Registry("optimizer")
+SCHEDULES = Registry("schedule")
+PRESETS = Registry("preset")

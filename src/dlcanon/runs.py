@@ -1,40 +1,48 @@
-"""From names to a runnable objective, and from a run directory back to one."""
+"""From names to a runnable objective, and from a run directory back to one.
+
+The composition root: a builder's ValueError, KeyError, TypeError or RuntimeError (torch refusing a size) for a
+value the user gave becomes a one-line UserError here (exit 2), saying which model or objective refused what.
+"""
 
 from __future__ import annotations
 
-import copy
+import collections.abc
+import inspect
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from dlcanon import checkpoint
-from dlcanon.config import TrainConfig, apply_overrides
+from dlcanon import checkpoint, presets
+from dlcanon.config import TrainConfig, apply_overrides, check_fields
 from dlcanon.data import DataBundle, load_data
 from dlcanon.errors import UserError
 from dlcanon.models import build_model
 from dlcanon.objectives.base import Objective
-from dlcanon.registry import MODELS, OBJECTIVES
+from dlcanon.registry import MODELS, OBJECTIVES, PRESETS
 
 
-def default_config(model: str, **fields: Any) -> TrainConfig:
-    """TrainConfig for `model`: dataclass defaults, then the model's registered recipe, then `fields`."""
-    entry = MODELS.entry(model)
-    cfg = TrainConfig(model=model, data=entry.meta.get("data", "mnist5k"))
-    for key, value in entry.meta.get("recipe", {}).items():
-        setattr(cfg, key, copy.deepcopy(value))  # --set must never edit the registered recipe
-    for key, value in fields.items():
-        if value is not None:
-            setattr(cfg, key, value)
+def default_config(name: str, **fields: Any) -> TrainConfig:
+    """TrainConfig for a preset or a model: dataclass defaults, the model's registered data and objective, the
+    preset's fields (a model's default preset is the one of its name, if any), then `fields` (None: unset)."""
+    model = presets.get(name).model if name in PRESETS else name
+    meta = MODELS.entry(model).meta  # an unknown name is a UserError with close matches
+    data = meta.get("data", "mnist5k")
+    cfg = presets.get(name).config(data=data) if name in PRESETS else TrainConfig(model=model, data=data)
+    for key, value in check_fields({k: v for k, v in fields.items() if v is not None}, what=name).items():
+        setattr(cfg, key, value)
     if not cfg.objective:
-        cfg.objective = entry.meta.get("objective", "classifier")
+        cfg.objective = meta.get("objective", "classifier")
     return cfg
 
 
-def configure(model: str, overrides: list[str] | None = None, **fields: Any) -> TrainConfig:
-    cfg = apply_overrides(default_config(model, **fields), overrides or []).validate()
-    meta = MODELS.entry(model).meta
+def configure(name: str, overrides: list[str] | None = None, **fields: Any) -> TrainConfig:
+    """`default_config` with `--set` overrides, validated; refuses an ImageNet configuration on bundled data."""
+    cfg = apply_overrides(default_config(name, **fields), overrides or []).validate()
+    model, meta = cfg.model, MODELS.entry(cfg.model).meta
     if "input_shape" in meta and cfg.data == meta.get("data"):  # an ImageNet configuration: nothing is bundled
         shape = "×".join(map(str, meta["input_shape"]))
         raise UserError(
@@ -44,16 +52,87 @@ def configure(model: str, overrides: list[str] | None = None, **fields: Any) -> 
     return cfg
 
 
+def declared(builder: Any) -> dict[str, Any]:
+    """The type hints of the keyword arguments a builder takes: its own, and, when it passes **kwargs on, those
+    of the class it returns (its return annotation). Hints that cannot be resolved are left out."""
+    fn = getattr(builder, "func", builder)  # variants are partials
+    try:
+        hints = typing.get_type_hints(fn)
+    except (NameError, TypeError):
+        return {}
+    params = inspect.signature(fn).parameters
+    own = {n: hints[n] for n, p in params.items() if n in hints and p.kind is not p.VAR_KEYWORD}
+    target = hints.get("return")
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()) and isinstance(target, type):
+        try:
+            forwarded = typing.get_type_hints(target.__init__)
+        except (NameError, TypeError):
+            forwarded = {}
+        own = {k: v for k, v in forwarded.items() if k != "return"} | own
+    return own
+
+
+def matches(value: Any, hint: Any) -> bool:
+    """Whether `value` is of the simple type `hint` (int, float, bool, str, X | None, sequences of them); a type
+    this does not know is taken on trust."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (types.UnionType, typing.Union):
+        return any(matches(value, a) for a in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, collections.abc.Sequence):
+        items = [a for a in args if a is not Ellipsis]
+        return isinstance(value, list | tuple) and all(matches(v, items[0]) for v in value if items)
+    return True
+
+
+def check_arguments(what: str, builder: Any, args: dict[str, Any]) -> None:
+    """A UserError for an argument whose value is not of its declared type (before the builder runs)."""
+    hints = declared(builder)
+    for key, value in args.items():
+        if key in hints and not matches(value, hints[key]):
+            expected = getattr(hints[key], "__name__", None) or str(hints[key]).replace("typing.", "")
+            raise UserError(f"{what}: {key} expects {expected}; got {value!r}")
+
+
+# what a builder raises for a configuration it cannot build: construction computes nothing else that could fail
+REFUSALS = (TypeError, ValueError, KeyError, RuntimeError)
+
+
+def refused(what: str, exc: Exception) -> UserError:
+    """A builder's refusal (one of REFUSALS) as the user's one-line mistake."""
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # KeyError's str() is a repr
+    text = " ".join(str(message).split())
+    if isinstance(exc, KeyError):
+        text = f"unknown value {text!r}"
+    return UserError(f"{what}: {text}")
+
+
 def build_objective(cfg: TrainConfig, data: DataBundle) -> Objective:
-    """The network for `data`'s shape and classes, wrapped in the configured objective."""
+    """The network for `data`'s shape and classes, wrapped in the configured objective.
+
+    A builder's refusal (an unknown, ill-typed or out-of-range argument, or data the model cannot take) is the
+    user's mistake: a UserError naming the model or objective."""
+    check_arguments(f"model {cfg.model}", MODELS.entry(cfg.model).builder, cfg.model_args)
     try:
         network = build_model(cfg.model, data.input_shape, data.num_classes, **cfg.model_args)
-    except TypeError as exc:  # an unknown or ill-typed model argument
-        raise UserError(f"model {cfg.model}: {exc}") from None
+    except REFUSALS as exc:
+        raise refused(f"model {cfg.model} on {data.name}", exc) from None
+    check_arguments(f"objective {cfg.objective}", OBJECTIVES.entry(cfg.objective).builder, cfg.objective_args)
     try:
         return OBJECTIVES.build(cfg.objective, network, **cfg.objective_args)
-    except TypeError as exc:
-        raise UserError(f"objective {cfg.objective}: {exc}") from None
+    except REFUSALS as exc:
+        raise refused(f"objective {cfg.objective}", exc) from None
 
 
 def load_config(run_dir: Path) -> TrainConfig:

@@ -1,8 +1,10 @@
 """One trainer that knows no model: it steps an Objective's declared updates over a DataBundle.
 
-Device and precision, channels_last, torch.compile, DistributedDataParallel under torchrun, LR schedules,
-gradient clipping, EMA of the weights, metrics to `metrics.jsonl` and TensorBoard, atomic checkpoints with
-every state needed to resume to the same final weights, Ctrl-C and NaN handling.
+Device and precision, channels_last, torch.compile, DistributedDataParallel under torchrun, a budget in epochs
+or steps, gradient accumulation, LR schedules, gradient clipping, EMA of the modules the objective names,
+metrics to `metrics.jsonl` and TensorBoard, atomic checkpoints with every state needed to resume to the same
+final weights, Ctrl-C and NaN handling. Every player's optimiser comes from the run's configuration
+(`dlcanon.optim`); the objective hears the step and the horizon before every step (`Objective.on_step`).
 """
 
 from __future__ import annotations
@@ -19,37 +21,32 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dlcanon import checkpoint
 from dlcanon.config import TrainConfig
 from dlcanon.data import Augment, DataBundle, DeviceLoader
 from dlcanon.distributed import Dist, cleanup, init_from_env
+from dlcanon.ema import EMA
 from dlcanon.errors import Interrupted, NonFiniteLoss, UserError
 from dlcanon.objectives.base import Objective, Update
+from dlcanon.optim import make_optimizer, run_settings, used
 from dlcanon.progress import progress_bar
 from dlcanon.runtime import autocast, resolve_precision, select_device
-from dlcanon.schedules import lr_factor
+from dlcanon.schedules import schedule
 
 
-def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, **override: Any) -> torch.optim.Optimizer:
-    """The run's optimiser, with per-update overrides (`name`, `lr`, `betas`, `weight_decay`, ...)."""
-    name = override.pop("name", cfg.optimizer)
-    kw: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, **override}
-    if name == "sgd":
-        kw.setdefault("momentum", cfg.momentum)
-        return torch.optim.SGD(params, **kw)
-    if name == "rmsprop":
-        kw.setdefault("momentum", 0.0)
-        return torch.optim.RMSprop(params, **kw)
-    table = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adadelta": torch.optim.Adadelta}
-    if name not in table:
-        raise UserError(f"optimizer must be one of sgd, rmsprop, {', '.join(table)}; got {name!r}")
-    return table[name](params, **kw)
+def player_settings(cfg: TrainConfig, updates: list[Update]) -> dict[str, dict[str, Any]]:
+    """Each player's optimiser settings: the run's, with `cfg.players[name]` on top; an unknown player is an error."""
+    names = [u.name for u in updates]
+    unknown = sorted(set(cfg.players) - set(names))
+    if unknown:
+        raise UserError(f"players: this objective's players are {', '.join(names) or 'none'}; got {', '.join(unknown)}")
+    base = run_settings(cfg)
+    return {name: used(base | cfg.players.get(name, {})) for name in names}
 
 
 class Trainer:
-    """Runs `cfg.epochs` epochs of the objective's updates; `fit()` returns the run's summary."""
+    """Runs `cfg.steps` steps (or `cfg.epochs` epochs) of the objective's updates; `fit()` returns the summary."""
 
     def __init__(
         self,
@@ -82,9 +79,8 @@ class Trainer:
         self.out_dir = self.run_dir if self.dist.is_main else None  # rank 0 alone writes
         self.resume, self.show_progress = resume, progress and self.dist.is_main
         self.data = data
-        self.memory_format = (
-            torch.channels_last if cfg.channels_last and objective.has_conv and data.kind == "image" else None
-        )
+        image = len(data.input_shape) == 3  # (C, H, W) inputs: channels_last helps 2-D convolutions
+        self.memory_format = torch.channels_last if cfg.channels_last and objective.has_conv and image else None
         self.objective = objective.to(self.device)
         if self.memory_format is not None:
             self.objective.to(memory_format=self.memory_format)
@@ -100,32 +96,32 @@ class Trainer:
         )
         self.test_split = data.test.to(self.device)
         self.updates: list[Update] = objective.updates()
-        self.batches_per_step = sum(u.repeat for u in self.updates)
+        self.batches_per_step = sum(u.repeat for u in self.updates) * cfg.accumulate
         # an objective with no updates is fitted in closed form by `prepare` and takes no steps
         self.steps_per_epoch = len(self.train_loader) // self.batches_per_step if self.updates else 0
         if self.updates and self.steps_per_epoch < 1:
             raise UserError(f"batch_size {cfg.batch_size} leaves no full step in {len(data.train)} training samples")
-        self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.optimizers = [make_optimizer(u.parameters, cfg, **dict(u.optimizer)) for u in self.updates]
-        step_size = cfg.step_size or self.steps_per_epoch
-        self.schedulers = [
-            torch.optim.lr_scheduler.LambdaLR(
-                opt,
-                lambda t: lr_factor(
-                    cfg.schedule, t, self.total_steps, warmup=cfg.warmup, step_size=step_size, gamma=cfg.gamma
-                ),
-            )
-            for opt in self.optimizers
-        ]
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
-        self.ema = (
-            AveragedModel(self.objective, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-            if cfg.ema > 0
-            else None
+        self.total_steps = (cfg.steps or cfg.epochs * self.steps_per_epoch) if self.updates else 0
+        self.optimizer_settings = player_settings(cfg, self.updates)  # as built; recorded in config.json
+        self.optimizers = [make_optimizer(u.parameters, self.optimizer_settings[u.name]) for u in self.updates]
+        factor = schedule(
+            cfg.schedule,
+            self.total_steps,
+            warmup=cfg.warmup,
+            step_size=cfg.step_size or self.steps_per_epoch,
+            gamma=cfg.gamma,
         )
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in self.optimizers]
+        # one loss scaler per player, updated once after each of its optimiser steps (a scaler steps each
+        # optimiser at most once between updates, and one player's overflow says nothing about another's)
+        self.scalers = [
+            torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16") for _ in self.updates
+        ]
+        self.ema = EMA(self.objective, objective.ema_modules(), cfg.ema) if cfg.ema > 0 else None
         self.runner: nn.Module = self.objective
+        self.ddp: DistributedDataParallel | None = None
         if self.dist.enabled:
-            self.runner = DistributedDataParallel(
+            self.runner = self.ddp = DistributedDataParallel(
                 self.objective,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=len(self.updates) > 1,
@@ -175,7 +171,7 @@ class Trainer:
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[Objective]:
         """The model to evaluate (EMA weights when EMA is on) in eval mode, without gradients."""
-        model = self.ema.module if self.ema is not None else self.objective
+        model = self.ema.averaged() if self.ema is not None else self.objective
         was_training = model.training
         model.eval()
         try:
@@ -224,7 +220,7 @@ class Trainer:
             "objective": self.objective.state_dict(),
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
-            "scaler": self.scaler.state_dict(),
+            "scalers": [s.state_dict() for s in self.scalers],
             "rng_cpu": torch.get_rng_state(),
             "history": self.history,
             "config": self.cfg.to_dict(),
@@ -241,7 +237,8 @@ class Trainer:
             opt.load_state_dict(s)
         for sched, s in zip(self.schedulers, state["schedulers"], strict=True):
             sched.load_state_dict(s)
-        self.scaler.load_state_dict(state["scaler"])
+        for scaler, s in zip(self.scalers, state["scalers"], strict=True):
+            scaler.load_state_dict(s)
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["rng_cpu"])
@@ -267,29 +264,52 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train_step(self, stream: Iterator, nonfinite: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step: every player's optimiser steps `repeat` times, in the declared order."""
+        self.objective.on_step(self.step, self.total_steps)
         logs: dict[str, torch.Tensor] = {}
-        for update, opt in zip(self.updates, self.optimizers, strict=True):
+        for update, opt, scaler in zip(self.updates, self.optimizers, self.scalers, strict=True):
             for _ in range(update.repeat):
-                batch = next(stream)
-                with self.autocast():
-                    loss, values = self.runner(batch, update.name)
-                nonfinite |= ~torch.isfinite(loss.detach())
-                # every gradient is cleared, not only this player's: a generator loss back-propagates
-                # through the critic too, and those gradients must not leak into the critic's next step
-                self.objective.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                if self.cfg.grad_clip > 0:
-                    self.scaler.unscale_(opt)
-                    nn.utils.clip_grad_norm_(update.parameters, self.cfg.grad_clip)
-                self.scaler.step(opt)
-                self.scaler.update()
+                values = self.player_step(update, opt, scaler, stream, nonfinite)
             prefix = "" if len(self.updates) == 1 else f"{update.name}_"
             logs.update({f"train_{prefix}{k}": v for k, v in values.items()})
         for sched in self.schedulers:
             sched.step()
         if self.ema is not None:
-            self.ema.update_parameters(self.objective)
+            self.ema.update()
         return logs
+
+    def player_step(
+        self,
+        update: Update,
+        opt: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        stream: Iterator,
+        nonfinite: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """One optimiser step on K = `accumulate` micro-batches: ∇(1/K Σ_k L_k), the gradient of the mean loss
+        over the K·B samples when each L_k is a mean over B; returns the logged values averaged over the K."""
+        k = self.cfg.accumulate
+        # every gradient is cleared, not only this player's: a generator loss back-propagates through the
+        # critic too, and those gradients must not leak into the critic's next step
+        self.objective.zero_grad(set_to_none=True)
+        sums: dict[str, torch.Tensor] = {}
+        for i in range(k):
+            batch = next(stream)
+            # under DDP, gradients are all-reduced once, with the last micro-batch's backward pass
+            sync = self.ddp.no_sync() if self.ddp is not None and i < k - 1 else contextlib.nullcontext()
+            with sync:
+                with self.autocast():
+                    loss, values = self.runner(batch, update.name)
+                scaler.scale(loss / k).backward()
+            nonfinite |= ~torch.isfinite(loss.detach())
+            for key, v in values.items():
+                sums[key] = sums.get(key, 0.0) + v / k
+        if self.cfg.grad_clip > 0:
+            scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(update.parameters, self.cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        return sums
 
     def due(self) -> set[str]:
         """What the step just finished calls for: "log", "eval" (end of an evaluated epoch), "checkpoint"."""
@@ -298,7 +318,7 @@ class Trainer:
         if step % cfg.log_every == 0:
             due.add("log")
         epoch, within = divmod(step, self.steps_per_epoch)
-        if within == 0 and (last or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+        if last or (within == 0 and cfg.eval_every and epoch % cfg.eval_every == 0):
             due.add("eval")
         if last or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
             due.add("checkpoint")
@@ -366,12 +386,13 @@ class Trainer:
         metrics = {k: v for k, v in last.items() if k.startswith(("test_", "train_"))}
         return {
             "model": self.cfg.model,
+            "preset": self.cfg.preset,
             "data": self.cfg.data,
             "objective": self.cfg.objective,
             "params": sum(p.numel() for p in self.objective.parameters()),
             "seconds": round(self.seconds, 3),
             "steps": self.step,
-            "epochs": self.cfg.epochs,
+            "epochs": round(self.total_steps / self.steps_per_epoch, 3) if self.cfg.steps else self.cfg.epochs,
             "device": str(self.device),
             "precision": self.precision,
             "world_size": self.dist.world_size,

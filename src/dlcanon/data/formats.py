@@ -18,6 +18,7 @@ import torch
 
 from dlcanon.data.base import DataBundle, Split
 from dlcanon.data.npz import load_npz
+from dlcanon.data.segfolder import load_segfolder
 from dlcanon.data.sources import stratified_split, to_chw
 from dlcanon.errors import UserError
 
@@ -272,6 +273,7 @@ FORMATS: dict[str, tuple[Callable[..., DataBundle], str]] = {
     "cifar100": (_cifar, "folder of CIFAR-100 binary files (train.bin, test.bin; fine labels)"),
     "folder": (_folder_images, "image tree PATH/[train|test/]<class>/*.png|jpg, one image size"),
     "npz": (load_npz, ".npz file with x, y or x_train, y_train, x_test, y_test (no pickles)"),
+    "segfolder": (load_segfolder, "PATH/[train|test/]images/ + masks/ with matching names (PNG, TIFF, .npy)"),
 }
 
 

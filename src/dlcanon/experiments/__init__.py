@@ -1,4 +1,5 @@
-"""Experiments: each claim of the notes measured. Importing this package registers them all."""
+"""Experiments: each claim of the notes measured, `fn(ctx: Context) -> Result`. Importing this package registers
+them all; `dlcanon.reproduce` runs them."""
 
 from dlcanon.experiments import (  # noqa: F401  (registrations)
     activations,
@@ -30,6 +31,7 @@ from dlcanon.experiments import (  # noqa: F401  (registrations)
     vae_kl,
     vae_mnist,
 )
-from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.base import Result, Table, experiment, run_experiment
+from dlcanon.experiments.context import Context
 
-__all__ = ["Result", "Table", "experiment"]
+__all__ = ["Context", "Result", "Table", "experiment", "run_experiment"]

@@ -8,15 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.models.mlp import MLP
 from dlcanon.nn.activations import activation
 from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 from dlcanon.registry import ACTIVATIONS
-from dlcanon.train import fit
 
 SMALL_LR, LARGE_LR = 1e-3, 0.03  # Adam on digits: the usual rate, and one large enough to knock units dead
 VECTOR = ("softmax", "softmin", "log_softmax")  # act on a whole vector: plotted along a 2-vector (t, 0)
@@ -36,16 +35,6 @@ def layer_grad_norms(net: MLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     net.zero_grad()
     F.cross_entropy(net(x), y).backward()
     return [float(m.weight.grad.norm()) for m in net.modules() if isinstance(m, nn.Linear)]
-
-
-def train(net: nn.Module, data, steps: int, lr: float, optimizer: str = "adam") -> None:
-    """Adam (or plain SGD without momentum) on batches of 64 with the shared trainer."""
-    cfg = TrainConfig(
-        model="a2", data=data.name, epochs=max(1, steps * 64 // len(data.train)), batch_size=64, lr=lr,
-        optimizer=optimizer, momentum=0.0, eval_every=0, log_every=10**6, device="cpu", tensorboard=False,
-        precision="fp32",
-    )  # fmt: skip
-    fit(Classifier(net), data, cfg)
 
 
 @torch.no_grad()
@@ -79,9 +68,9 @@ FULL = {"steps": 1500, "depth": 20, "stat_depth": 50}
     claim="Sigmoid and tanh make gradients vanish through depth (BN helps); a large learning rate kills ReLUs; "
     "SELU with LeCun-normal initialisation keeps activations near mean 0 and variance 1 through depth.",
 )
-def activations_depth(quick: bool) -> Result:
+def activations_depth(ctx: Context) -> Result:
     """Activation plots; per-layer gradient norms of 20-layer nets; dead ReLUs; SELU statistics through depth."""
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     data = load_data("digits")
     x, y = data.train.x[:256], data.train.y[:256]
     t = torch.linspace(-4, 4, 401)
@@ -94,28 +83,28 @@ def activations_depth(quick: bool) -> Result:
     ax_a[0].set(ylim=(-3, 4), title="φ(t) (sine: sin(30·t/30))", xlabel="t")
     ax_a[1].set(ylim=(-1.5, 3), title="φ'(t) (clipped to ±3)", xlabel="t")
     ax_a[0].legend(fontsize=5, ncol=2)
-    steps, depth = (QUICK if quick else FULL)["steps"], (QUICK if quick else FULL)["depth"]
+    s = ctx.pick(QUICK, FULL)
+    steps, depth, stat_depth = s["steps"], s["depth"], s["stat_depth"]
+    adam = dict(steps=steps, batch_size=64, optimizer="adam", precision="fp32")  # `steps` Adam steps, batch 64
     grads, rows = {}, []
-    with threads(1):
-        for act in ("sigmoid", "tanh", "relu", "selu"):
-            for bn in (False, True):
-                torch.manual_seed(0)
-                net = MLP(64, 10, hidden=[64] * (depth - 1), activation=act, batchnorm=bn)
-                before = layer_grad_norms(net, x, y)
-                train(net, data, steps, 1e-3)
-                net.eval()
-                after = layer_grad_norms(net.train(), x, y)
-                label = f"{act}{' + BN' if bn else ''}"
-                grads[label] = (before, after)
-                rows.append([label, before[0], before[-1], before[0] / before[-1], after[0] / after[-1]])
-        dead = {}
-        for lr in (SMALL_LR, LARGE_LR):
-            torch.manual_seed(0)
-            net = MLP(64, 10, hidden=[128] * 4, activation="relu")
-            train(net, data, steps, lr)
-            dead[lr] = dead_fraction(net, data.test.x)
-    g = torch.Generator().manual_seed(0)
-    stat_depth = (QUICK if quick else FULL)["stat_depth"]
+    for act in ("sigmoid", "tanh", "relu", "selu"):
+        for bn in (False, True):
+            ctx.manual_seed(0)
+            net = MLP(64, 10, hidden=[64] * (depth - 1), activation=act, batchnorm=bn)
+            before = layer_grad_norms(net, x, y)
+            ctx.train(Classifier(net), data, lr=1e-3, **adam)
+            net.eval()
+            after = layer_grad_norms(net.train(), x, y)
+            label = f"{act}{' + BN' if bn else ''}"
+            grads[label] = (before, after)
+            rows.append([label, before[0], before[-1], before[0] / before[-1], after[0] / after[-1]])
+    dead = {}
+    for lr in (SMALL_LR, LARGE_LR):
+        ctx.manual_seed(0)
+        net = MLP(64, 10, hidden=[128] * 4, activation="relu")
+        ctx.train(Classifier(net), data, lr=lr, **adam)
+        dead[lr] = dead_fraction(net, data.test.x)
+    g = ctx.generator(0)
     stats = {name: depth_statistics(name, stat_depth, 256, g) for name in ("selu", "relu", "tanh")}
     fig_g, ax_g = figure(3, width=3.8)
     for label, (before, after) in grads.items():

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import autocast, build, dataset, evaluate, precise_bn, recipe, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import autocast, build, dataset, evaluate, precise_bn, recipe
+from dlcanon.experiments.context import Context
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 QUICK = {"model": "vgg11_bn_small", "filters": (0, 3), "n_train": 2000, "n_test": None, "epochs": 3, "max_shift": 4}
@@ -40,19 +42,26 @@ def consistency(net: nn.Module, x: Tensor, *, max_shift: int, pairs: int = 5, se
 
 
 def antialias_runs(
-    *, model: str, filters: Sequence[int], n_train: int | None, n_test: int | None, epochs: int, max_shift: int
+    ctx: Context,
+    *,
+    model: str,
+    filters: Sequence[int],
+    n_train: int | None,
+    n_test: int | None,
+    epochs: int,
+    max_shift: int,
 ) -> list:
     """[filter size, test accuracy, consistency] for `model` trained with `antialias=m` (0: none)."""
     data = dataset("mnist5k", n_train=n_train, n_test=n_test)
     rows = []
-    with threads(1):
-        for m in filters:
-            torch.manual_seed(0)
-            net = build(model, data, antialias=m)
-            train(net, data, recipe(epochs=epochs, batch_size=32, lr=2e-3))
-            precise_bn(net, data.train.subset(slice(0, 512)))
-            acc = evaluate(net, data.test)["accuracy"]
-            rows.append([m, acc, consistency(net, data.test.x, max_shift=max_shift)])
+    for m in filters:
+        ctx.manual_seed(0)
+        net = build(model, data, antialias=m)
+        ctx.manual_seed(0)
+        ctx.train(Classifier(net), data, **recipe(epochs=epochs, batch_size=32, lr=2e-3))
+        precise_bn(net, data.train.subset(slice(0, 512)))
+        acc = evaluate(net, data.test)["accuracy"]
+        rows.append([m, acc, consistency(net, data.test.x, max_shift=max_shift, seed=ctx.seed)])
     return rows
 
 
@@ -63,10 +72,10 @@ def antialias_runs(
     "pixels; blurring before sub-sampling (BlurPool, Zhang 2019) makes predictions more shift-consistent "
     "without costing accuracy.",
 )
-def antialiasing(quick: bool) -> Result:
+def antialiasing(ctx: Context) -> Result:
     """Accuracy and shift consistency of VGG-11 (small, BN) with plain and blurred max-pools on mnist5k."""
-    s = QUICK if quick else FULL
-    rows = antialias_runs(**s)
+    s = ctx.pick(QUICK, FULL)
+    rows = antialias_runs(ctx, **s)
     fig, axes = figure(2)
     labels = ["none" if m == 0 else f"binomial {m}" for m, _, _ in rows]
     axes[0].bar(labels, [r[2] for r in rows])

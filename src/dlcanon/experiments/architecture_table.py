@@ -5,48 +5,49 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import torch
-
 from dlcanon.data.base import DataBundle
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
 from dlcanon.experiments.classification import (
     build,
     dataset,
     evaluate,
-    objective_of,
+    objective_for,
     precise_bn,
     recipe,
     small_classifiers,
-    train,
 )
+from dlcanon.experiments.context import Context
 from dlcanon.nn.summary import count_parameters, summarize_meta
 from dlcanon.plots import figure
 
-QUICK = {"n_train": 256, "n_test": 200, "epochs": 1}  # a stated subset: one pass over 256 training images
-FULL = {"n_train": None, "n_test": None, "epochs": 5}  # all 4,000 / 1,000 images
+# models: None means every small classifier (`small_classifiers()`); a test may name a few
+QUICK = {"models": None, "n_train": 256, "n_test": 200, "epochs": 1}  # a stated subset: one pass over 256 images
+FULL = {"models": None, "n_train": None, "n_test": None, "epochs": 5}  # all 4,000 / 1,000 images
 
 
-def measure(name: str, data: DataBundle, epochs: int) -> dict[str, float]:
+def measure(ctx: Context, name: str, data: DataBundle, epochs: int) -> dict[str, float]:
     """Build, count, train (AdamW 1e-3, batch 16) and test `name` after precise BN; seconds of the training loop."""
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     net = build(name, data)
     params, flops = count_parameters(net), summarize_meta(lambda: build(name, data), data.input_shape).flops
     cfg = recipe(epochs=epochs, batch_size=16, lr=1e-3, schedule="constant")
-    seconds = train(net, data, cfg, objective=objective_of(name))["seconds"]
+    ctx.manual_seed(0)
+    seconds = ctx.train(objective_for(name, net), data, **cfg)["seconds"]
     precise_bn(net, data.train.subset(slice(0, 64)))
     return {"params": params, "flops": flops, "seconds": seconds, **evaluate(net, data.test)}
 
 
-def architecture_rows(names: Sequence[str], *, n_train: int | None, n_test: int | None, epochs: int) -> list[list]:
+def architecture_rows(
+    ctx: Context, names: Sequence[str], *, n_train: int | None, n_test: int | None, epochs: int
+) -> list[list]:
     """[name, test accuracy, test loss, parameters, FLOPs per 28×28 image, training seconds] per model."""
     data = dataset("mnist5k", n_train=n_train, n_test=n_test)
     rows = []
-    with threads(1):
-        for name in names:
-            m = measure(name, data, epochs)
-            rows.append(
-                [name, round(m["accuracy"], 4), round(m["loss"], 4), m["params"], m["flops"], round(m["seconds"], 2)]
-            )
+    for name in names:
+        m = measure(ctx, name, data, epochs)
+        rows.append(
+            [name, round(m["accuracy"], 4), round(m["loss"], 4), m["params"], m["flops"], round(m["seconds"], 2)]
+        )
     return rows
 
 
@@ -57,11 +58,11 @@ def architecture_rows(names: Sequence[str], *, n_train: int | None, n_test: int 
     "factorized VGG) all train on MNIST with one recipe; the table sets their accuracy against parameters, "
     "FLOPs and training time.",
 )
-def architecture_table(quick: bool) -> Result:
+def architecture_table(ctx: Context) -> Result:
     """Every small-input classifier of the C2–C7/F10 families on mnist5k: accuracy, parameters, FLOPs, seconds."""
-    setting = QUICK if quick else FULL
-    names = small_classifiers()
-    rows = architecture_rows(names, **setting)
+    setting = ctx.pick(QUICK, FULL)
+    names = setting.pop("models") or small_classifiers()
+    rows = architecture_rows(ctx, names, **setting)
     n_train = setting["n_train"] or 4000
     fig, axes = figure(2, width=5.0, height=4.0)
     for name, acc, _, _, flops, seconds in rows:

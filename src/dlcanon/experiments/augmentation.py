@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import build, dataset, evaluate, recipe, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import build, dataset, evaluate, recipe
+from dlcanon.experiments.context import Context
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 # each family of the notes with its default strength (dlcanon.data.augment); "digits" = scale+rotate+translate
@@ -24,28 +24,28 @@ FAMILIES = (
     "noise",
     "digits",
 )
-QUICK = {"model": "lenet5", "n_train": 500, "epochs": 30, "seeds": (0,)}
-FULL = {"model": "lenet5", "n_train": 500, "epochs": 60, "seeds": (0, 1, 2)}
+QUICK = {"families": FAMILIES, "model": "lenet5", "n_train": 500, "epochs": 30, "seeds": (0,)}
+FULL = {"families": FAMILIES, "model": "lenet5", "n_train": 500, "epochs": 60, "seeds": (0, 1, 2)}
 
 
 def augmentation_runs(
-    families: Sequence[str], *, model: str, n_train: int, epochs: int, seeds: Sequence[int]
+    ctx: Context, families: Sequence[str], *, model: str, n_train: int, epochs: int, seeds: Sequence[int]
 ) -> dict[str, float]:
     """Mean test accuracy (whole 1,000-image test split) over `seeds` for each augmentation family."""
     data = dataset("mnist5k", n_train=n_train)
     out = {}
-    with threads(1):
-        for family in families:
-            accs = []
-            for seed in seeds:
-                torch.manual_seed(seed)
-                net = build(model, data)
-                cfg = recipe(
-                    epochs=epochs, batch_size=50, lr=3e-3, seed=seed, augment="" if family == "none" else family
-                )
-                train(net, data, cfg)
-                accs.append(evaluate(net, data.test)["accuracy"])
-            out[family] = sum(accs) / len(accs)
+    for family in families:
+        accs = []
+        for seed in seeds:
+            ctx.manual_seed(seed)
+            net = build(model, data)
+            ctx.manual_seed(seed)
+            cfg = recipe(
+                epochs=epochs, batch_size=50, lr=3e-3, seed=ctx.seed + seed, augment="" if family == "none" else family
+            )
+            ctx.train(Classifier(net), data, **cfg)
+            accs.append(evaluate(net, data.test)["accuracy"])
+        out[family] = sum(accs) / len(accs)
     return out
 
 
@@ -55,10 +55,10 @@ def augmentation_runs(
     claim="On a small training set, augmenting the data with label-preserving transformations raises test "
     "accuracy; transformations that do not preserve the label (mirrored digits) do not help.",
 )
-def augmentation(quick: bool) -> Result:
+def augmentation(ctx: Context) -> Result:
     """LeNet-5 on 500 mnist5k images with each augmentation family of the notes, against none."""
-    s = QUICK if quick else FULL
-    acc = augmentation_runs(FAMILIES, **s)
+    s = ctx.pick(QUICK, FULL)
+    acc = augmentation_runs(ctx, **s)
     base = acc["none"]
     rows = [[f, round(a, 4), round(a - base, 4)] for f, a in acc.items()]
     fig, (ax,) = figure(width=6.0)

@@ -1,15 +1,17 @@
-"""An experiment measures one claim of the notes and returns a Result: tables, figures and a verdict."""
+"""An experiment measures one claim of the notes and returns a Result: tables, figures and a verdict.
+
+It is registered as `fn(ctx: Context) -> Result` (`experiments.context.Context`: quick or full, device, seed,
+threads, settings) and run with `run_experiment(name, ctx)`, which applies the context's threads and seed."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from matplotlib.figure import Figure
 
+from dlcanon.experiments.context import Context, threads  # noqa: F401  (threads: re-exported)
 from dlcanon.registry import EXPERIMENTS
 
 
@@ -36,21 +38,16 @@ class Result:
     numbers: dict[str, Any] = field(default_factory=dict)  # headline numbers, machine-readable
 
 
-ExperimentFn = Callable[[bool], Result]
+ExperimentFn = Callable[[Context], Result]
 
 
 def experiment(name: str, *, tags: tuple[str, ...], claim: str) -> Callable[[ExperimentFn], ExperimentFn]:
-    """Register `fn(quick: bool) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags)."""
+    """Register `fn(ctx: Context) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags)."""
     return EXPERIMENTS.register(name, tags=tags, claim=claim)
 
 
-@contextlib.contextmanager
-def threads(n: int) -> Iterator[None]:
-    """Run the block on `n` intra-op threads. Tiny networks are faster on one thread: with a few thousand
-    multiply-adds per op, waking a second thread costs more than it saves, and far more on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def run_experiment(name: str, ctx: Context) -> Result:
+    """Registered experiment `name` under `ctx`, on its threads, the global generator seeded with its seed."""
+    fn = EXPERIMENTS.entry(name).builder
+    with ctx.applied():
+        return fn(ctx)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from dlcanon.data.base import DataBundle
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import build, dataset, evaluate, precise_bn, recipe, steps_to, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import build, dataset, evaluate, precise_bn, recipe, steps_to
+from dlcanon.experiments.context import Context
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 QUICK = {"n_train": 1024, "epochs": 3, "target": 1.0}
@@ -33,24 +34,24 @@ VARIANTS = {
 }
 
 
-def batchnorm_runs(*, n_train: int | None, epochs: int, target: float) -> dict[str, dict]:
+def batchnorm_runs(ctx: Context, *, n_train: int | None, epochs: int, target: float) -> dict[str, dict]:
     """VGG-11 (small) with and without BN, the same init seed, data order and recipe (AdamW 1e-3, batch 32):
     training-loss curves (4-step means), steps to `target`, and test accuracy (after precise BN)."""
     data: DataBundle = dataset("mnist5k", n_train=n_train, n_test=500)
     out = {}
-    with threads(1):
-        for label, make in VARIANTS.items():
-            torch.manual_seed(0)
-            net = make(data)
-            cfg = recipe(epochs=epochs, batch_size=32, lr=1e-3, schedule="constant", log_every=4)
-            s = train(net, data, cfg, curve=True)
-            precise_bn(net, data.train)
-            out[label] = {
-                "steps": s["curve_steps"],
-                "losses": s["losses"],
-                "to_target": steps_to(s["losses"], s["curve_steps"], target),
-                "test_accuracy": evaluate(net, data.test)["accuracy"],
-            }
+    for label, make in VARIANTS.items():
+        ctx.manual_seed(0)
+        net = make(data)
+        ctx.manual_seed(0)
+        cfg = recipe(epochs=epochs, batch_size=32, lr=1e-3, schedule="constant", log_every=4)
+        s = ctx.train(Classifier(net), data, curve=True, **cfg)
+        precise_bn(net, data.train)
+        out[label] = {
+            "steps": s["curve_steps"],
+            "losses": s["losses"],
+            "to_target": steps_to(s["losses"], s["curve_steps"], target),
+            "test_accuracy": evaluate(net, data.test)["accuracy"],
+        }
     return out
 
 
@@ -60,10 +61,10 @@ def batchnorm_runs(*, n_train: int | None, epochs: int, target: float) -> dict[s
     claim="BatchNorm, inserted after each convolution and before its nonlinearity, stabilises training and "
     "reaches a given training loss in far fewer steps than the same network without it.",
 )
-def batchnorm(quick: bool) -> Result:
+def batchnorm(ctx: Context) -> Result:
     """Steps to a target training loss for VGG-11 (small) without BN, with BN before and after the ReLU."""
-    setting = QUICK if quick else FULL
-    runs = batchnorm_runs(**setting)
+    setting = ctx.pick(QUICK, FULL)
+    runs = batchnorm_runs(ctx, **setting)
     target = setting["target"]
     total = runs["no BatchNorm"]["steps"][-1]
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.nn.conv_arith import conv_output_size, pool_output_size
 from dlcanon.plots import figure
 
@@ -44,10 +45,10 @@ def predicted(fn, c: dict[str, int], **kw) -> int | None:
     claim="A convolution's output size is ⌊(M + 2P − D(K−1) − 1)/S⌋ + 1 for input M, padding P, "
     "dilation D, kernel K and stride S.",
 )
-def conv_output_size_experiment(quick: bool) -> Result:
+def conv_output_size_experiment(ctx: Context) -> Result:
     """Random convolution and pooling configurations: formula vs the shape PyTorch's layers produce."""
-    rng = random.Random(0)
-    n = 300 if quick else 3000
+    rng = random.Random(ctx.seed)
+    n = ctx.pick({"configurations": 300}, {"configurations": 3000})["configurations"]
     counts = {"Conv2d": [0, 0], "MaxPool2d": [0, 0], "MaxPool2d (ceil_mode)": [0, 0]}
     points: list[tuple[int, int]] = []
     for _ in range(n):

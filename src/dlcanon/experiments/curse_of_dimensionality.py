@@ -19,6 +19,7 @@ import math
 import torch
 
 from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.plots import figure
 
 
@@ -77,10 +78,10 @@ FULL = {"mc": 200_000, "max_log2": 20, "nn_dims": [1, 2, 3, 4, 5, 6, 7, 8]}
     claim="In high dimension volume sits in a thin shell and in the cube's corners, distances concentrate, and "
     "ε-accurate local (nearest-neighbour) estimation of a Lipschitz function needs O(ε^−d) samples.",
 )
-def curse_of_dimensionality(quick: bool) -> Result:
+def curse_of_dimensionality(ctx: Context) -> Result:
     """Shell-volume fraction, 1-NN sample complexity, distance concentration and corner share against d."""
-    g = torch.Generator().manual_seed(0)
-    s = QUICK if quick else FULL
+    g = ctx.generator(0)
+    s = ctx.pick(QUICK, FULL)
     alpha, mc = 0.9, s["mc"]
     ns = [1, 2, 3, 5, 10, 20, 50, 100]
     shell = [(n, 1 - alpha**n, shell_fraction_mc(n, alpha, mc, g)) for n in ns]

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import torch
 
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.latent_runs import image_figure, summary_metrics, train
+from dlcanon.data import load_data
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context, final_metrics
+from dlcanon.experiments.latent_runs import image_figure
 
 
-def class_accuracy(cvae, judge, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+def class_accuracy(ctx: Context, cvae, judge, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(samples (10·n, C, H, W), per-class share of samples the judge assigns to the requested class (10,))."""
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     labels = torch.arange(10).repeat_interleave(per_class)
-    with torch.no_grad(), threads(1):
+    with torch.no_grad():
         images = torch.cat([cvae.sample(per_class, label=c) for c in range(10)])
         predicted = judge.predict(images)
     return images, (predicted == labels).float().view(10, per_class).mean(1)
+
+
+QUICK, FULL = {"epochs": 20, "judge_epochs": 5}, {"epochs": 100, "judge_epochs": 20}
 
 
 @experiment(
@@ -23,20 +28,24 @@ def class_accuracy(cvae, judge, per_class: int) -> tuple[torch.Tensor, torch.Ten
     tags=("G4",),
     claim="A conditional VAE p(x|y) = ∫ p(x|z, y) p(z) dz generates digits of the requested class.",
 )
-def cvae_conditional_samples(quick: bool) -> Result:
+def cvae_conditional_samples(ctx: Context) -> Result:
     """CVAEs (2-D and 32-D latents) on mnist5k; 100 samples per class judged by a LeNet-5 trained here."""
-    per_class, epochs = 100, 20 if quick else 100
+    s = ctx.pick(QUICK, FULL)
+    per_class, epochs = 100, s["epochs"]
+    data = load_data("mnist5k")
     # the judge: LeNet-5 trained in this experiment on mnist5k's training split (its recipe, no augmentation)
-    judge, _, judge_summary = train("lenet5", epochs=5 if quick else 20, augment="")
-    judge_acc = judge_summary["metrics"]["test_accuracy"]
+    cfg, judge = ctx.build("lenet5", data, epochs=s["judge_epochs"], augment="")
+    judge_acc = ctx.train(judge, data, cfg)["metrics"]["test_accuracy"]
+    judge.eval()
     rows, results = [], {}
     for latent in (2, 32):
-        cvae, _, summary = train(
-            "cvae", epochs=epochs, model_args={"latent_dim": latent}, objective_args={"iwae_k": 10}
+        cfg, cvae = ctx.build(
+            "cvae", data, epochs=epochs, model_args={"latent_dim": latent}, objective_args={"iwae_k": 10}
         )
-        images, acc = class_accuracy(cvae, judge, per_class)
+        summary = ctx.train(cvae, data, cfg)
+        images, acc = class_accuracy(ctx, cvae.eval(), judge, per_class)
         results[latent] = (images, acc)
-        m = summary_metrics(summary)
+        m = final_metrics(summary)
         rows.append([latent, float(acc.mean()), float(acc.min()), int(acc.argmin()), m["elbo"], m["nll_iwae"]])
     images, acc = results[2]
     grid = images.view(10, per_class, *images.shape[1:])[:, :10].flatten(0, 1)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle
 from dlcanon.data.deform import deform, random_displacement
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.models.lenet import LeNet5
 from dlcanon.models.mlp import MLP
 from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 
 @torch.no_grad()
@@ -47,27 +46,25 @@ FULL = {"epochs": 15, "images": 1000, "repeats": 8, "n_train": 4000}
     claim="CNN outputs change roughly in proportion to the size ‖∇τ‖ of a smooth deformation "
     "(‖f(x) − f(D_τx)‖ ≈ C‖∇τ‖), and less than a fully connected network's outputs do.",
 )
-def deformation_stability(quick: bool) -> Result:
+def deformation_stability(ctx: Context) -> Result:
     """Relative change of trained LeNet-5 and MLP logits under random smooth deformations of growing ‖∇τ‖."""
-    s = QUICK if quick else FULL
+    s = ctx.pick(QUICK, FULL)
     epochs, n_test, repeats = s["epochs"], s["images"], s["repeats"]
     full = load_data("mnist5k")
     data = DataBundle(full.name, full.train.subset(slice(0, s["n_train"])), full.test, 10, "image")
     sizes = [0.025, 0.05, 0.1, 0.2, 0.4]
     nets = {"CNN (LeNet-5)": LeNet5(1, 10, input_size=28), "MLP (256, 256)": MLP(784, 10)}
-    cfg = TrainConfig(
-        model="f8", data="mnist5k", epochs=epochs, batch_size=64, lr=2e-3, optimizer="adamw", eval_every=0,
-        log_every=10**6, device="cpu", tensorboard=False, precision="fp32", channels_last=False,
-    )  # fmt: skip
+    cfg = ctx.config(
+        epochs=epochs, batch_size=64, lr=2e-3, optimizer="adamw", precision="fp32", channels_last=False
+    )
     x = data.test.x[:n_test]
     curves, accs = {}, {}
-    with threads(1):
-        for name, net in nets.items():
-            torch.manual_seed(0)
-            accs[name] = fit(Classifier(net), data, cfg)["metrics"]["test_accuracy"]
-            net.eval()
-            g = torch.Generator().manual_seed(0)
-            curves[name] = [output_change(net, x, s, repeats, g) for s in sizes]
+    for name, net in nets.items():
+        ctx.manual_seed(0)
+        accs[name] = ctx.train(Classifier(net), data, cfg)["metrics"]["test_accuracy"]
+        net.eval()
+        g = ctx.generator(0)
+        curves[name] = [output_change(net, x, size, repeats, g) for size in sizes]
     fig, ax = figure(2)
     for name, c in curves.items():
         ax[0].loglog(sizes, [v[0] for v in c], "o-", label=name)

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import torch
 
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import dataset, evaluate, precise_bn, recipe, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import dataset, evaluate, precise_bn, recipe
+from dlcanon.experiments.context import Context
 from dlcanon.models.vgg import VGG
 from dlcanon.nn.summary import count_parameters, summarize
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 QUICK = {"depths": (1, 2, 4), "budget": 60_000, "n_train": 1024, "epochs": 4, "seeds": (0,)}
@@ -37,21 +39,23 @@ def vgg_at_budget(convs_per_stage: int, budget: int) -> VGG:
     return make(w)
 
 
-def depth_runs(depths: Sequence[int], *, budget: int, n_train: int | None, epochs: int, seeds: Sequence[int]) -> list:
+def depth_runs(
+    ctx: Context, depths: Sequence[int], *, budget: int, n_train: int | None, epochs: int, seeds: Sequence[int]
+) -> list:
     """[convs, width, parameters, FLOPs, mean test accuracy over seeds] per depth."""
     data = dataset("mnist5k", n_train=n_train, n_test=1000)
     rows = []
-    with threads(1):
-        for d in depths:
-            accs = []
-            for seed in seeds:
-                torch.manual_seed(seed)
-                net = vgg_at_budget(d, budget)
-                train(net, data, recipe(epochs=epochs, batch_size=32, lr=2e-3, seed=seed))
-                precise_bn(net, data.train)
-                accs.append(evaluate(net, data.test)["accuracy"])
-            flops = summarize(net, (1, 28, 28)).flops
-            rows.append([3 * d, net.features[0].out_channels, count_parameters(net), flops, sum(accs) / len(accs)])
+    for d in depths:
+        accs = []
+        for seed in seeds:
+            ctx.manual_seed(seed)
+            net = vgg_at_budget(d, budget)
+            ctx.manual_seed(seed)
+            ctx.train(Classifier(net), data, **recipe(epochs=epochs, batch_size=32, lr=2e-3, seed=ctx.seed + seed))
+            precise_bn(net, data.train)
+            accs.append(evaluate(net, data.test)["accuracy"])
+        flops = summarize(net, (1, 28, 28)).flops
+        rows.append([3 * d, net.features[0].out_channels, count_parameters(net), flops, sum(accs) / len(accs)])
     return rows
 
 
@@ -61,10 +65,10 @@ def depth_runs(depths: Sequence[int], *, budget: int, n_train: int | None, epoch
     claim="At the same number of parameters, a deeper network of many narrow 3×3 convolutions is more accurate "
     "than a shallower one of few wide convolutions (VGG's design rule).",
 )
-def depth_vs_width(quick: bool) -> Result:
+def depth_vs_width(ctx: Context) -> Result:
     """VGG-style networks with 1–4 convs per stage, widths chosen for an equal parameter budget, on mnist5k."""
-    s = QUICK if quick else FULL
-    rows = depth_runs(s["depths"], budget=s["budget"], n_train=s["n_train"], epochs=s["epochs"], seeds=s["seeds"])
+    s = ctx.pick(QUICK, FULL)
+    rows = depth_runs(ctx, s["depths"], budget=s["budget"], n_train=s["n_train"], epochs=s["epochs"], seeds=s["seeds"])
 
     fig, (ax,) = figure()
     ax.plot([r[0] for r in rows], [r[4] for r in rows], "o-")

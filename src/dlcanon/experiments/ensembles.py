@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import torch
-
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import build, dataset, evaluate, recipe, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import build, dataset, evaluate, recipe
+from dlcanon.experiments.context import Context
 from dlcanon.models.alexnet import Ensemble
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 QUICK = {"model": "alexnet_small", "k": 5, "n_train": 1000, "epochs": 4}
 FULL = {"model": "alexnet_small", "k": 7, "n_train": None, "epochs": 8}
 
 
-def ensemble_runs(*, model: str, k: int, n_train: int | None, epochs: int) -> list[dict[str, float]]:
+def ensemble_runs(ctx: Context, *, model: str, k: int, n_train: int | None, epochs: int) -> list[dict[str, float]]:
     """Train `k` members (seeds 0..k−1: initialisation, data order, dropout) and evaluate, for each size
     j = 1..k, the ensemble of the first j members and the mean of those members alone."""
     data = dataset("mnist5k", n_train=n_train)
     members, alone = [], []
-    with threads(1):
-        for seed in range(k):
-            torch.manual_seed(seed)
-            net = build(model, data)
-            train(net, data, recipe(epochs=epochs, batch_size=32, lr=1e-3, seed=seed))
-            members.append(net.eval())
-            alone.append(evaluate(net, data.test))
-        rows = []
-        for j in range(1, k + 1):
-            both = evaluate(Ensemble(members[:j]), data.test)
-            mean_acc = sum(a["accuracy"] for a in alone[:j]) / j
-            rows.append({"k": j, "accuracy": both["accuracy"], "nll": both["loss"], "member_accuracy": mean_acc})
+    for seed in range(k):
+        ctx.manual_seed(seed)
+        net = build(model, data)
+        ctx.manual_seed(seed)
+        ctx.train(Classifier(net), data, **recipe(epochs=epochs, batch_size=32, lr=1e-3, seed=ctx.seed + seed))
+        members.append(net.eval())
+        alone.append(evaluate(net, data.test))
+    rows = []
+    for j in range(1, k + 1):
+        both = evaluate(Ensemble(members[:j]), data.test)
+        mean_acc = sum(a["accuracy"] for a in alone[:j]) / j
+        rows.append({"k": j, "accuracy": both["accuracy"], "nll": both["loss"], "member_accuracy": mean_acc})
     return rows
 
 
@@ -39,10 +39,10 @@ def ensemble_runs(*, model: str, k: int, n_train: int | None, epochs: int) -> li
     claim="An ensemble that averages the class probabilities of k independently trained networks is more "
     "accurate (and better calibrated) than its members on their own.",
 )
-def ensembles(quick: bool) -> Result:
+def ensembles(ctx: Context) -> Result:
     """Test accuracy and NLL of ensembles of 1..k small AlexNets on mnist5k against their members' mean."""
-    s = QUICK if quick else FULL
-    rows = ensemble_runs(**s)
+    s = ctx.pick(QUICK, FULL)
+    rows = ensemble_runs(ctx, **s)
     fig, axes = figure(2)
     ks = [r["k"] for r in rows]
     axes[0].plot(ks, [r["accuracy"] for r in rows], "o-", label="ensemble")

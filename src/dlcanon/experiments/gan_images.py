@@ -1,12 +1,14 @@
 """G8–G9, G16 on mnist5k: image GANs scored by Fréchet distance and precision/recall in the features of the
 shipped metric classifier, with samples of one fixed noise batch over training.
 
-`train_gan` is shared with the growing and multi-scale GANs of `gan_scales`."""
+`scored_run` (score the untrained GAN, train it with `Context.train`, score it again) is shared with the
+growing and multi-scale GANs of `gan_scales`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -15,13 +17,12 @@ from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle
 from dlcanon.data.loader import DeviceLoader
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context, final_metrics
 from dlcanon.metrics.feature_net import load_feature_net
 from dlcanon.metrics.generative import sample_quality
 from dlcanon.objectives.gan import GAN
 from dlcanon.plots import figure, image_grid
-from dlcanon.runs import build_objective, default_config
-from dlcanon.train import fit
 
 CLASSES = 10
 
@@ -64,15 +65,10 @@ class Trained:
     snapshots: dict[int, Tensor] = field(default_factory=dict)  # step -> samples of one fixed noise batch
 
 
-def build_gan(
-    name: str, data: DataBundle, *, epochs: int = 1, model_args: dict | None = None, objective_args: dict | None = None
-) -> tuple[TrainConfig, GAN]:
-    """Registered GAN `name` with its recipe updated by the arguments, initialised from seed 0."""
-    cfg = default_config(name, device="cpu", epochs=epochs, precision="fp32", tensorboard=False, eval_every=0)
-    cfg.model_args = {**cfg.model_args, **(model_args or {})}
-    cfg.objective_args = {**cfg.objective_args, **(objective_args or {})}
-    torch.manual_seed(0)
-    return cfg, build_objective(cfg, data)
+def build_gan(ctx: Context, name: str, data: DataBundle, **fields: Any) -> tuple[TrainConfig, GAN]:
+    """Registered GAN `name` with its recipe, fp32 and `fields` (epochs, model_args, ...) on top
+    (`Context.build`)."""
+    return ctx.build(name, data, **{"precision": "fp32", **fields})
 
 
 def generator_steps(cfg: TrainConfig, objective: GAN, data: DataBundle) -> int:
@@ -80,36 +76,29 @@ def generator_steps(cfg: TrainConfig, objective: GAN, data: DataBundle) -> int:
     return cfg.epochs * (len(data.train) // cfg.batch_size // (objective.n_critic + 1))
 
 
-def train_gan(
+def scored_run(
+    ctx: Context,
     name: str,
     data: DataBundle,
     *,
-    epochs: int,
-    model_args: dict | None = None,
-    objective_args: dict | None = None,
     snapshot: Callable[[int, GAN], Tensor] | None = None,
     snapshot_steps: tuple[int, ...] = (),
+    **fields: Any,
 ) -> Trained:
-    """Train registered GAN `name` (its recipe, with `epochs` and the given arguments) on one thread, seed 0.
+    """Registered GAN `name` (`build_gan(ctx, name, data, **fields)`) scored untrained, trained by
+    `ctx.train`, scored again.
 
     `snapshot(step, objective)` returns images to keep at each of `snapshot_steps` (default: 16 samples of
     seed 0)."""
-    cfg, objective = build_gan(name, data, epochs=epochs, model_args=model_args, objective_args=objective_args)
+    cfg, objective = build_gan(ctx, name, data, **fields)
     before = evaluate(objective, data)
     objective.train()
     take = snapshot or (lambda step, model: model.sample(16, seed=0))
     kept: dict[int, Tensor] = {}
-    with threads(1):  # small convolutions: a second thread costs more than it saves on a busy machine
-        summary = fit(
-            objective,
-            data,
-            cfg,
-            snapshot=lambda s, m: kept.__setitem__(s, take(s, m).cpu()),
-            snapshot_steps=snapshot_steps,
-        )
-    after = {k.removeprefix("test_"): v for k, v in summary["metrics"].items() if k.startswith("test_")}
+    keep = lambda s, m: kept.__setitem__(s, take(s, m).cpu())  # noqa: E731
+    summary = ctx.train(objective, data, cfg, snapshot=keep, snapshot_steps=snapshot_steps)
     objective.eval()  # sampling in train mode would use, and overwrite, BatchNorm's batch statistics
-    return Trained(objective, before, after, summary["seconds"], summary["steps"], kept)
+    return Trained(objective, before, final_metrics(summary), summary["seconds"], summary["steps"], kept)
 
 
 def metric_row(label: str, run: Trained | None, metrics: dict[str, float], *extra) -> list:
@@ -141,7 +130,7 @@ def snapshot_points(steps: int) -> tuple[int, ...]:
 
 
 # Epochs of mnist5k (31 generator steps each at batch 64): about 35 s on one core in quick mode.
-DCGAN_EPOCHS = {True: 20, False: 60}
+QUICK, FULL = {"epochs": 20, "conditions": ("projection",)}, {"epochs": 60, "conditions": ("projection", "concat")}
 
 
 @experiment(
@@ -151,16 +140,12 @@ DCGAN_EPOCHS = {True: 20, False: 60}
     "LeakyReLU, N(0, 0.02) initialisation) learns the digits: the Fréchet distance in a digit classifier's "
     "features falls at least fivefold from the untrained generator's, and precision and recall exceed 0.3.",
 )
-def dcgan_digits(quick: bool) -> Result:
+def dcgan_digits(ctx: Context) -> Result:
     """DCGAN on mnist5k: FD, precision, recall before and after training; samples of one noise batch over time."""
-    data = digits(quick)
-    epochs = DCGAN_EPOCHS[quick]
-    run = train_gan(
-        "dcgan",
-        data,
-        epochs=epochs,
-        snapshot_steps=snapshot_points(generator_steps(*build_gan("dcgan", data, epochs=epochs), data)),
-    )
+    data = digits(ctx.quick)
+    epochs = ctx.pick(QUICK, FULL)["epochs"]
+    steps = generator_steps(*build_gan(ctx, "dcgan", data, epochs=epochs), data)
+    run = scored_run(ctx, "dcgan", data, epochs=epochs, snapshot_steps=snapshot_points(steps))
     floor = real_floor(data)
     before, after = run.before, run.after
     fold = before["frechet_distance"] / after["frechet_distance"]
@@ -187,9 +172,6 @@ def dcgan_digits(quick: bool) -> Result:
     )
 
 
-CONDITIONS = {True: ("projection",), False: ("projection", "concat")}
-
-
 def per_label_samples(objective: GAN, per_label: int = 10) -> Tensor:
     """(C·per_label, 1, H, W): row c is label c."""
     labels = torch.arange(CLASSES).repeat_interleave(per_label)
@@ -212,12 +194,13 @@ def label_accuracy(objective: GAN, per_label: int = 100) -> Tensor:
     "metric classifier assigns its samples to the requested label far more often than chance (over 50% "
     "against 10%).",
 )
-def cgan_conditional(quick: bool) -> Result:
+def cgan_conditional(ctx: Context) -> Result:
     """Conditional DCGAN (label by projection into D; full mode adds concatenation) on mnist5k."""
-    data = digits(quick)
+    data = digits(ctx.quick)
+    s = ctx.pick(QUICK, FULL)
     rows, numbers, grids, holds = [], {}, {}, True
-    for condition in CONDITIONS[quick]:
-        run = train_gan("cgan", data, epochs=DCGAN_EPOCHS[quick], model_args={"condition": condition})
+    for condition in s["conditions"]:
+        run = scored_run(ctx, "cgan", data, epochs=s["epochs"], model_args={"condition": condition})
         per_label = label_accuracy(run.objective)
         accuracy = float(per_label.mean())
         rows.append(metric_row(f"cGAN, {condition}", run, run.after, accuracy, float(per_label.min())))

@@ -13,15 +13,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.experiments.gan_images import (
     METRIC_COLUMNS,
     build_gan,
     digits,
     generator_steps,
     metric_row,
+    scored_run,
     scores,
     show_grids,
-    train_gan,
 )
 from dlcanon.metrics.feature_net import load_feature_net
 from dlcanon.models.progan import level_and_alpha
@@ -45,6 +46,10 @@ def scale_scores(objective: GAN, real: Tensor, n: int = 500) -> dict[int, dict[s
     return {x.shape[-1]: scores(at_scale(real, x.shape[-1]), at_scale(x, x.shape[-1])) for x in chain}
 
 
+# quick: refining generators and discriminators of width 16 (about 45 s); full: the registered width 32
+LAPGAN_QUICK, LAPGAN_FULL = {"epochs": 20, "model_args": {"width": 16}}, {"epochs": 60, "model_args": {}}
+
+
 @experiment(
     "lapgan_pyramid",
     tags=("G10", "G16"),
@@ -52,14 +57,13 @@ def scale_scores(objective: GAN, real: Tensor, n: int = 500) -> dict[int, dict[s
     "generator adds the band-pass residual over the up-sampled coarser image; at every scale the samples move "
     "towards the real images of that scale (Fréchet distance below the untrained pyramid's).",
 )
-def lapgan_pyramid(quick: bool) -> Result:
+def lapgan_pyramid(ctx: Context) -> Result:
     """LAPGAN on mnist5k (7 → 14 → 28): per-scale FD before and after training; the chain of 10 samples."""
-    data = digits(quick)
-    # quick: refining generators and discriminators of width 16 (about 45 s); full: the registered width 32
-    model_args = {"width": 16} if quick else None
-    run = train_gan("lapgan", data, epochs=20 if quick else 60, model_args=model_args)
+    data = digits(ctx.quick)
+    s = ctx.pick(LAPGAN_QUICK, LAPGAN_FULL)
+    run = scored_run(ctx, "lapgan", data, epochs=s["epochs"], model_args=s["model_args"])
     real = data.test.x
-    before = scale_scores(build_gan("lapgan", data, model_args=model_args)[1], real)
+    before = scale_scores(build_gan(ctx, "lapgan", data, model_args=s["model_args"])[1], real)
     after = scale_scores(run.objective, real)
     metrics = ("frechet_distance", "precision", "recall")
     rows = [[f"{s}×{s}", before[s]["frechet_distance"], *(after[s][k] for k in metrics)] for s in sorted(after)]
@@ -98,6 +102,10 @@ def progan_level_ends(phase: int, levels: int, total: int) -> list[int]:
     return ends
 
 
+# quick: 600 steps of growth, 82 more at 28×28; about 50 s
+PROGAN_QUICK, PROGAN_FULL = {"phase": 120, "epochs": 11}, {"phase": 300, "epochs": 40}
+
+
 @experiment(
     "progan_growth",
     tags=("G11", "G16"),
@@ -105,23 +113,24 @@ def progan_level_ends(phase: int, levels: int, total: int) -> list[int]:
     "samples far closer to the data than the untrained network's: the Fréchet distance at 28×28 falls at least "
     "fivefold. Samples and scores at the end of each resolution's phase are shown.",
 )
-def progan_growth(quick: bool) -> Result:
+def progan_growth(ctx: Context) -> Result:
     """Progressive GAN on mnist5k: samples and FD at the end of each resolution's phase."""
-    data = digits(quick)
-    phase, epochs = (120, 11) if quick else (300, 40)  # quick: 600 steps of growth, 82 more at 28×28; ~50 s
+    data = digits(ctx.quick)
+    s = ctx.pick(PROGAN_QUICK, PROGAN_FULL)
+    phase, epochs = s["phase"], s["epochs"]
     model_args = {"phase_steps": phase}
-    cfg, untrained = build_gan("progan", data, epochs=epochs, model_args=model_args)
+    cfg, untrained = build_gan(ctx, "progan", data, epochs=epochs, model_args=model_args)
     net = untrained.network
     levels, s0 = net.generator.levels, net.generator.s0
     total = generator_steps(cfg, untrained, data)
     ends = progan_level_ends(phase, levels, total)
-    run = train_gan("progan", data, epochs=epochs, model_args=model_args, snapshot_steps=tuple(ends),
-                    snapshot=lambda step, model: model.sample(500, seed=0))  # fmt: skip
+    run = scored_run(ctx, "progan", data, epochs=epochs, model_args=model_args, snapshot_steps=tuple(ends),
+                     snapshot=lambda step, model: model.sample(500, seed=0))  # fmt: skip
     real, rows, numbers, grid_rows = data.test.x, [], {}, []
     untrained.eval()
     for level, end in enumerate(ends):
         side = s0 * 2**level
-        untrained.steps.fill_(end)
+        untrained.on_step(end, total)  # the untrained network grown as far as the trained one at `end`
         before = scores(at_scale(real, side), untrained.sample(500, seed=0))
         after = scores(at_scale(real, side), run.snapshots[end])
         rows.append([f"{side}×{side}", end, before["frechet_distance"], after["frechet_distance"],
@@ -168,6 +177,9 @@ def feature_spread(images: Tensor) -> float:
     return float(f.var(0).sum())
 
 
+STYLEGAN_QUICK, STYLEGAN_FULL = {"epochs": 8}, {"epochs": 40}  # quick: about 45 s
+
+
 @experiment(
     "stylegan_styles",
     tags=("G12", "G16"),
@@ -175,10 +187,10 @@ def feature_spread(images: Tensor) -> float:
     "mixing) learns the digits, its Fréchet distance falling below the untrained network's; the truncation "
     "trick w̄ + ψ(w − w̄) trades variety for typicality: the samples' spread shrinks as ψ falls to 0.",
 )
-def stylegan_styles(quick: bool) -> Result:
+def stylegan_styles(ctx: Context) -> Result:
     """StyleGAN on mnist5k: FD, samples, truncation sweep, style-mixing grid."""
-    data = digits(quick)
-    run = train_gan("stylegan", data, epochs=8 if quick else 40)  # quick: about 45 s
+    data = digits(ctx.quick)
+    run = scored_run(ctx, "stylegan", data, **ctx.pick(STYLEGAN_QUICK, STYLEGAN_FULL))
     objective, real = run.objective.eval(), data.test.x
     rows = [metric_row("StyleGAN untrained", None, run.before, "-"), metric_row("StyleGAN", run, run.after, "-")]
     spread, sweep = {}, {}

@@ -9,16 +9,14 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
 from dlcanon.objectives.gan import GAN
 from dlcanon.plots import figure
-from dlcanon.runs import build_objective, default_config
-from dlcanon.train import fit
 
 P_DATA, P_MODEL = (0.0, 1.0), (1.5, 0.7)  # N(μ, σ) of the data and of a fixed generator
 
@@ -55,20 +53,15 @@ class FixedGeneratorDiscriminator(Objective):
     claim="For a fixed generator the optimal discriminator is D* = p_data/(p_data + p_θ), and the value of the "
     "game at D* is V(D*, G) = 2·JS(p_data ‖ p_θ) − 2 log 2.",
 )
-def gan_optimal_discriminator(quick: bool) -> Result:
+def gan_optimal_discriminator(ctx: Context) -> Result:
     """Train a discriminator against a fixed Gaussian generator; compare it with D* and V with 2·JS − 2 log 2."""
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     n = 20_000
     x = (P_DATA[0] + P_DATA[1] * torch.randn(n, 1)).float()
     data = DataBundle("gauss1d", Split(x), Split(x[:1000]), None, "points")
     objective = FixedGeneratorDiscriminator()
-    epochs = 6 if quick else 30
-    cfg = TrainConfig(
-        model="mlp_d", data="gauss1d", epochs=epochs, batch_size=256, lr=3e-3, optimizer="adam", schedule="cosine",
-        eval_every=0, log_every=10**6, device="cpu", tensorboard=False,
-    )  # fmt: skip
-    with threads(1):
-        fit(objective, data, cfg)
+    epochs = ctx.pick({"epochs": 6}, {"epochs": 30})["epochs"]
+    ctx.train(objective, data, epochs=epochs, batch_size=256, lr=3e-3, optimizer="adam", schedule="cosine")
     grid = torch.linspace(-5, 6, 4001, dtype=torch.float64)
     dx = float(grid[1] - grid[0])
     p, q = normal_pdf(grid, *P_DATA), normal_pdf(grid, *P_MODEL)
@@ -108,27 +101,23 @@ def gan_optimal_discriminator(quick: bool) -> Result:
 
 
 MODES = {"ring8": 8, "grid25": 25}
-METHODS = {"GAN (minimax)": "gan", "NS-GAN": "nsgan", "WGAN (clip)": "wgan", "WGAN-GP": "wgan-gp"}  # models
+METHODS = {"GAN (minimax)": "gan", "NS-GAN": "nsgan", "WGAN (clip)": "wgan", "WGAN-GP": "wgan-gp"}  # presets
 
 
 SNAPSHOTS = 5  # scatter plots over training: steps 0, T/4, T/2, 3T/4, T
+COLLAPSE_QUICK = {"datasets": ["ring8"], "seeds": [0], "steps": {"ring8": 800}}
+COLLAPSE_FULL = {"datasets": ["ring8", "grid25"], "seeds": [0, 1, 2], "steps": {"ring8": 3000, "grid25": 5000}}
 
 
-def train_toy(data: DataBundle, method: str, *, steps: int, seed: int) -> GAN:
-    """`method`'s registered model and recipe (see `dlcanon.models.gan`) for about `steps` generator steps.
+def train_toy(ctx: Context, data: DataBundle, method: str, *, steps: int, seed: int) -> GAN:
+    """`method`'s registered model and recipe (see `dlcanon.models.gan`) for `steps` generator steps.
 
     Sets `metrics` (the final test metrics) and `snapshots` {step: 2,500 samples} on the objective."""
-    cfg = default_config(METHODS[method], device="cpu", tensorboard=False, seed=seed, log_every=10**6)
-    torch.manual_seed(seed)
-    objective = build_objective(cfg, data)
-    per_epoch = len(data.train) // cfg.batch_size // (objective.n_critic + 1)
-    cfg.epochs = max(1, math.ceil(steps / per_epoch))
-    total = cfg.epochs * per_epoch
+    cfg, objective = ctx.build(METHODS[method], data, seed=ctx.seed + seed, steps=steps)
     snapshots: dict[int, Tensor] = {}
-    at = [total * i // (SNAPSHOTS - 1) for i in range(SNAPSHOTS)]
-    keep = lambda step, model: snapshots.__setitem__(step, model.sample(2500, seed=1))  # noqa: E731
-    with threads(1):
-        objective.metrics = fit(objective, data, cfg, snapshot=keep, snapshot_steps=at)["metrics"]
+    at = [steps * i // (SNAPSHOTS - 1) for i in range(SNAPSHOTS)]
+    keep = lambda step, model: snapshots.__setitem__(step, model.sample(2500, seed=1).cpu())  # noqa: E731
+    objective.metrics = ctx.train(objective, data, cfg, snapshot=keep, snapshot_steps=at)["metrics"]
     objective.snapshots = snapshots
     return objective
 
@@ -154,16 +143,15 @@ def over_training(runs: dict[str, GAN], real: Tensor, limit: float):
     "saturating and non-saturating losses and WGAN with weight clipping may drop modes or miss them (mode "
     "coverage and the share of samples within 3σ of a mode).",
 )
-def gan_mode_collapse(quick: bool) -> Result:
+def gan_mode_collapse(ctx: Context) -> Result:
     """GAN vs NS-GAN vs WGAN vs WGAN-GP on ring8 and grid25: modes covered, high-quality share, scatter plots."""
-    datasets = ["ring8"] if quick else ["ring8", "grid25"]
-    seeds = [0] if quick else [0, 1, 2]
-    steps = {"ring8": 800 if quick else 3000, "grid25": 5000}
+    s = ctx.pick(COLLAPSE_QUICK, COLLAPSE_FULL)
+    datasets, seeds, steps = s["datasets"], s["seeds"], s["steps"]
     rows, numbers, first = [], {}, {}
     for name in datasets:
         data = load_data(name)
         for method in METHODS:
-            runs = [train_toy(data, method, steps=steps[name], seed=s) for s in seeds]
+            runs = [train_toy(ctx, data, method, steps=steps[name], seed=seed) for seed in seeds]
             modes = [r.metrics["test_modes_covered"] for r in runs]
             share = [r.metrics["test_high_quality_share"] for r in runs]
             rows.append([name, method, len(seeds), sum(modes) / len(modes), min(modes), sum(share) / len(share)])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.latent_runs import summary_metrics, train
+from dlcanon.experiments.context import Context, final_metrics
 from dlcanon.plots import figure
 
 TOYS = {"gaussians8": 8, "grid25": 25, "moons": 2}  # dataset → planted clusters
+QUICK, FULL = {"n_init": 3}, {"n_init": 10}  # k-means++ starts of EM
 
 
 def monotone(history: list[float]) -> bool:
@@ -21,32 +23,32 @@ def monotone(history: list[float]) -> bool:
     tags=("G2",),
     claim="EM never lowers a Gaussian mixture's likelihood and, from a k-means++ start, recovers planted clusters.",
 )
-def gmm_clustering(quick: bool) -> Result:
+def gmm_clustering(ctx: Context) -> Result:
     """GMMs by EM on 2-D toys (K = planted clusters) and on digits (K = 10; full, diagonal, spherical)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     rows, curves, fits = [], {}, {}
-    n_init = 3 if quick else 10
+    n_init = ctx.pick(QUICK, FULL)["n_init"]
     for name, k in TOYS.items():
-        objective, data, summary = train(
-            "gmm", epochs=1, data=name, model_args={"components": k}, objective_args={"n_init": n_init}
+        data = load_data(name)
+        cfg, objective = ctx.build(
+            "gmm", data, epochs=1, model_args={"components": k}, objective_args={"n_init": n_init}
         )
-        m = summary_metrics(summary)
+        m = final_metrics(ctx.train(objective, data, cfg))
+        objective.eval()
         curves[name], fits[name] = objective.history, (objective, data)
         rows.append(
             [name, "full", k, m["adjusted_rand_index"], m["nll"], len(objective.history), monotone(objective.history)]
         )
     digits_ari = {}
+    data = load_data("digits")
     for kind in ("full", "diag", "spherical"):
-        objective, data, summary = train(
-            "gmm",
-            epochs=1,
-            data="digits",
-            model_args={"components": 10, "covariance": kind},
-            objective_args={"n_init": n_init},
+        cfg, objective = ctx.build(
+            "gmm", data, epochs=1, model_args={"components": 10, "covariance": kind}, objective_args={"n_init": n_init}
         )
-        m = summary_metrics(summary)
+        m = final_metrics(ctx.train(objective, data, cfg))
+        objective.eval()
         digits_ari[kind] = m["adjusted_rand_index"]
         curves[f"digits ({kind})"] = objective.history
         rows.append(
@@ -60,7 +62,7 @@ def gmm_clustering(quick: bool) -> Result:
                 monotone(objective.history),
             ]
         )
-    kmeans = KMeans(10, n_init=10, random_state=0).fit(data.train.x.flatten(1).numpy())
+    kmeans = KMeans(10, n_init=10, random_state=ctx.seed).fit(data.train.x.flatten(1).numpy())
     kmeans_ari = adjusted_rand_score(data.test.y.numpy(), kmeans.predict(data.test.x.flatten(1).numpy()))
 
     fig, axes = figure(len(TOYS), width=3.4, height=3.2)

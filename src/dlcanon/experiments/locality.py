@@ -7,16 +7,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.models.mlp import MLP
 from dlcanon.nn.locally_connected import LocallyConnected2d, parameter_counts
 from dlcanon.nn.summary import count_parameters
 from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 
 class ConvNet1d(nn.Module):
@@ -46,14 +45,13 @@ def permuted(data: DataBundle, seed: int = 0) -> DataBundle:
     )
 
 
-def train_accuracy(net: nn.Module, data: DataBundle, steps: int, seed: int) -> float:
+def train_accuracy(ctx: Context, net: nn.Module, data: DataBundle, steps: int, seed: int) -> float:
     """Test accuracy after `steps` Adam steps of batch 100 at lr 0.01 (the MNIST-1D paper's setting)."""
-    cfg = TrainConfig(
-        model="f6", data=data.name, epochs=max(1, steps * 100 // len(data.train)), batch_size=100, lr=1e-2,
-        optimizer="adam", weight_decay=0.0, eval_every=0, log_every=10**6, device="cpu", tensorboard=False,
-        precision="fp32", channels_last=False, seed=seed,
+    summary = ctx.train(
+        Classifier(net), data, steps=steps, batch_size=100, lr=1e-2,
+        optimizer="adam", weight_decay=0.0, precision="fp32", channels_last=False, seed=ctx.seed + seed,
     )  # fmt: skip
-    return fit(Classifier(net), data, cfg)["metrics"]["test_accuracy"]
+    return summary["metrics"]["test_accuracy"]
 
 
 MODELS = {
@@ -74,22 +72,22 @@ FULL = {"steps": 6000, "seeds": [0, 1, 2]}  # the MNIST-1D paper's budget
     "on MNIST-1D a CNN beats an MLP and logistic regression (≈94% vs ≈68% vs ≈32% published), and its "
     "advantage vanishes once the spatial order of the inputs is shuffled.",
 )
-def locality_weight_sharing(quick: bool) -> Result:
+def locality_weight_sharing(ctx: Context) -> Result:
     """Parameter counts (dense vs locally connected vs conv), then MNIST-1D accuracies, ordered and shuffled."""
     counts = parameter_counts(1, 8, 28, 5)
     counted = count_parameters(LocallyConnected2d(1, 8, (28, 28), 5))  # the layer itself agrees with the formula
-    steps, seeds = (QUICK if quick else FULL)["steps"], (QUICK if quick else FULL)["seeds"]
+    s = ctx.pick(QUICK, FULL)
+    steps, seeds = s["steps"], s["seeds"]
     data = load_data("mnist1d")
     shuffled = permuted(data)
     acc: dict[str, dict[str, float]] = {}
-    with threads(1):
-        for name, make in MODELS.items():
-            for label, bundle in (("ordered", data), ("shuffled", shuffled)):
-                runs = []
-                for seed in seeds:
-                    torch.manual_seed(seed)
-                    runs.append(train_accuracy(make(), bundle, steps, seed))
-                acc.setdefault(name, {})[label] = sum(runs) / len(runs)
+    for name, make in MODELS.items():
+        for label, bundle in (("ordered", data), ("shuffled", shuffled)):
+            runs = []
+            for seed in seeds:
+                ctx.manual_seed(seed)
+                runs.append(train_accuracy(ctx, make(), bundle, steps, seed))
+            acc.setdefault(name, {})[label] = sum(runs) / len(runs)
     params = {name: count_parameters(make()) for name, make in MODELS.items()}
     fig, ax = figure(2)
     ax[0].bar(list(counts), list(counts.values()), color=["C0", "C1", "C2"])

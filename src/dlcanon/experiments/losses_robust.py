@@ -6,15 +6,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.models.mlp import MLP
 from dlcanon.objectives.regressor import Regressor
 from dlcanon.objectives.siamese import Siamese
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 SLOPE, INTERCEPT = 2.0, 1.0
 
@@ -28,43 +27,39 @@ def outlier_data(n: int, fraction: float, g: torch.Generator) -> DataBundle:
     return DataBundle("outliers", Split(x, y_train), Split(x, y), None, "points")
 
 
-def cfg(name: str, epochs: int, lr: float, batch: int, eval_every: int = 0) -> TrainConfig:
-    return TrainConfig(
-        model=name, data=name, epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", eval_every=eval_every,
-        log_every=10**6, device="cpu", tensorboard=False, precision="fp32", schedule="cosine",
-    )  # fmt: skip
+ADAM = {"optimizer": "adam", "precision": "fp32", "schedule": "cosine"}  # with cosine decay, in fp32
 
 
 QUICK, FULL = {"line_steps": 800, "epochs": 20}, {"line_steps": 3000, "epochs": 100}
 
 
-def robust_regression(quick: bool) -> tuple[DataBundle, dict[str, tuple[float, float, float]]]:
-    """Fit a line under l2, l1 and smooth_l1; returns (slope, intercept, clean-test RMSE) per loss."""
-    data = outlier_data(200, 0.15, torch.Generator().manual_seed(0))
+def robust_regression(ctx: Context, line_steps: int) -> tuple[DataBundle, dict[str, tuple[float, float, float]]]:
+    """Fit a line under l2, l1 and smooth_l1 by `line_steps` full-batch steps; returns (slope, intercept,
+    clean-test RMSE) per loss."""
+    data = outlier_data(200, 0.15, ctx.generator(0))
     fits = {}
     for loss in ("l2", "l1", "smooth_l1"):
-        torch.manual_seed(0)
+        ctx.manual_seed(0)
         line = nn.Linear(1, 1)
-        rmse = fit(Regressor(line, loss=loss), data, cfg("l2", (QUICK if quick else FULL)["line_steps"], 0.05, 200))[
-            "metrics"
-        ]
-        fits[loss] = (line.weight.item(), line.bias.item(), rmse["test_rmse"])
+        summary = ctx.train(Regressor(line, loss=loss), data, epochs=line_steps, batch_size=200, lr=0.05, **ADAM)
+        fits[loss] = (line.weight.item(), line.bias.item(), summary["metrics"]["test_rmse"])
     return data, fits
 
 
-def siamese_runs(quick: bool) -> tuple[DataBundle, dict[str, tuple[torch.Tensor, dict]]]:
-    """Train one 64 → 128 → 64 → 2 embedding MLP per loss on digits; returns test embeddings and metrics."""
+def siamese_runs(ctx: Context, epochs: int) -> tuple[DataBundle, dict[str, tuple[torch.Tensor, dict]]]:
+    """Train one 64 → 128 → 64 → 2 embedding MLP per loss on digits for `epochs`; returns test embeddings and
+    metrics."""
     data = load_data("digits")
     runs = {}
     for loss in ("untrained", "ranking", "triplet", "cosine"):
-        torch.manual_seed(0)
+        ctx.manual_seed(0)
         net = MLP(64, 2, hidden=(128, 64))
         objective = Siamese(net, loss="ranking" if loss == "untrained" else loss)
         if loss == "untrained":
             metrics = objective.evaluate([(data.test.x, data.test.y)])
             history = [metrics["loss"]]
         else:
-            summary = fit(objective, data, cfg(loss, (QUICK if quick else FULL)["epochs"], 3e-3, 128, eval_every=1))
+            summary = ctx.train(objective, data, epochs=epochs, batch_size=128, lr=3e-3, eval_every=1, **ADAM)
             metrics = {k.removeprefix("test_"): v for k, v in summary["metrics"].items() if k.startswith("test_")}
             history = [h["train_loss"] for h in summary["history"]]
         runs[loss] = (objective.embed(data.test.x), {**metrics, "history": history})
@@ -77,11 +72,11 @@ def siamese_runs(quick: bool) -> tuple[DataBundle, dict[str, tuple[torch.Tensor,
     claim="L1 and Smooth L1 regression resist outliers that pull an L2 fit away; margin-ranking (contrastive), "
     "triplet and cosine-embedding losses train Siamese networks whose embeddings separate the classes.",
 )
-def losses_outliers_siamese(quick: bool) -> Result:
+def losses_outliers_siamese(ctx: Context) -> Result:
     """Lines fitted under L2/L1/Smooth L1 with 15% outliers; 2-D Siamese embeddings of digits under three losses."""
-    with threads(1):
-        reg_data, fits = robust_regression(quick)
-        digits, runs = siamese_runs(quick)
+    s = ctx.pick(QUICK, FULL)
+    reg_data, fits = robust_regression(ctx, s["line_steps"])
+    digits, runs = siamese_runs(ctx, s["epochs"])
     fig, ax = figure(5, width=3.2)
     x = reg_data.train.x[:, 0]
     ax[0].scatter(x, reg_data.train.y, s=4, c="0.5")

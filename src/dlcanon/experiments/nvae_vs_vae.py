@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
+from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.latent_runs import evaluate, image_figure, train
+from dlcanon.experiments.context import Context
+from dlcanon.experiments.latent_runs import evaluate, image_figure
+
+QUICK, FULL = {"epochs": 2, "k": 20, "n_test": 500}, {"epochs": 20, "k": 100, "n_test": 1000}
 
 
 @experiment(
@@ -14,15 +16,21 @@ from dlcanon.experiments.latent_runs import evaluate, image_figure, train
     claim="A hierarchical multi-scale VAE (NVAE) reaches a better NLL bound on MNIST digits than a flat VAE trained "
     "for the same number of epochs.",
 )
-def nvae_vs_vae(quick: bool) -> Result:
+def nvae_vs_vae(ctx: Context) -> Result:
     """NVAE and MLP VAE for the same epochs, plus the VAE given the NVAE's measured training time; −IWAE_k."""
-    epochs, k, n_test = (2, 20, 500) if quick else (20, 100, 1000)
-    warmup = int(0.3 * epochs * (4000 // 64))  # KL warm-up over the first 30 % of the steps, as the paper
-    nvae, data, s_nvae = train("nvae", epochs=epochs, objective_args={"iwae_k": 1, "warmup_steps": warmup})
-    vae, _, s_vae = train("vae", epochs=epochs, objective_args={"iwae_k": 1})
+    s = ctx.pick(QUICK, FULL)
+    epochs, k, n_test = s["epochs"], s["k"], s["n_test"]
+    data = load_data("mnist5k")
+
+    def trained(model: str, epochs: int, **objective_args):
+        cfg, objective = ctx.build(model, data, epochs=epochs, objective_args={"iwae_k": 1, **objective_args})
+        return objective, ctx.train(objective, data, cfg)
+
+    nvae, s_nvae = trained("nvae", epochs)  # KL warm-up over the first 30 % of the steps, as the paper
+    vae, s_vae = trained("vae", epochs)
     per_epoch = s_vae["seconds"] / epochs
     matched = max(epochs, min(200, round(s_nvae["seconds"] / per_epoch)))
-    vae_t, _, s_vae_t = train("vae", epochs=matched, objective_args={"iwae_k": 1})
+    vae_t, s_vae_t = trained("vae", matched)
     test = data.test.subset(slice(0, n_test))
     rows = []
     for label, model, summary, e in (
@@ -30,12 +38,12 @@ def nvae_vs_vae(quick: bool) -> Result:
         ("flat VAE, same epochs", vae, s_vae, epochs),
         ("flat VAE, same time", vae_t, s_vae_t, matched),
     ):
-        m = evaluate(model, test, k=k)
+        m = evaluate(model.eval(), test, k=k)
         params = sum(p.numel() for p in model.parameters())
         rows.append([label, e, summary["seconds"], params, m["elbo"], m["nll_iwae"], m["bits_per_dim"]])
     nll = {r[0]: r[5] for r in rows}
     holds = nll["NVAE"] < nll["flat VAE, same epochs"]
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     fig = image_figure(nvae.sample(64), nrow=8, title=f"NVAE samples after {epochs} epochs, temperature 1")
     fig_cold = image_figure(nvae.sample(64, temperature=0.7), nrow=8, title="Temperature 0.7 (σ of every prior × 0.7)")
     verdict = (

@@ -8,6 +8,7 @@ import torch
 
 from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.metrics.likelihood import bits_per_dim, dequantize, grid_levels
 from dlcanon.objectives.ppca import covariance, ppca_closed_form, ppca_em, ppca_log_likelihood
 from dlcanon.plots import figure
@@ -20,24 +21,29 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.rad2deg(torch.arccos(cosines))
 
 
+QUICK = {"ks": [2, 5, 10, 20, 40], "em_steps": 300}
+FULL = {"ks": [1, 2, 3, 5, 10, 15, 20, 30, 40, 50, 60], "em_steps": 3000}
+
+
 @experiment(
     "ppca_vs_pca",
     tags=("G1",),
     claim="The maximum-likelihood PPCA weights W span the top-K principal subspace, σ² is the mean discarded "
     "eigenvalue, and EM reaches the same solution.",
 )
-def ppca_vs_pca(quick: bool) -> Result:
+def ppca_vs_pca(ctx: Context) -> Result:
     """Closed-form and EM PPCA against PCA (eigenvectors of S) on dequantised digits, K = 2 … 40."""
+    setting = ctx.pick(QUICK, FULL)
     data = load_data("digits")
     levels = grid_levels(data.train.x)  # 17 grey levels
-    g = torch.Generator().manual_seed(0)
+    g = ctx.generator(0)
     x = dequantize(data.train.x.flatten(1).double(), levels, generator=g)
     x_test = dequantize(data.test.x.flatten(1).double(), levels, generator=g)
     d = x.shape[1]
     _, s = covariance(x)
     evals, evecs = torch.linalg.eigh(s)
     evals, evecs = evals.flip(0), evecs.flip(1)
-    ks = [2, 5, 10, 20, 40] if quick else [1, 2, 3, 5, 10, 15, 20, 30, 40, 50, 60]
+    ks = setting["ks"]
     rows, bpd = [], []
     for k in ks:
         w, mu, sigma2 = ppca_closed_form(x, k)
@@ -47,7 +53,7 @@ def ppca_vs_pca(quick: bool) -> Result:
         rows.append([k, angle, float(sigma2), float(evals[k:].mean()), nll, bpd[-1]])
     # EM from a random start, K = 10
     w_cf, mu, s2_cf = ppca_closed_form(x, 10)
-    w_em, _, s2_em = ppca_em(x, 10, steps=300 if quick else 3000)
+    w_em, _, s2_em = ppca_em(x, 10, steps=setting["em_steps"])
     em_angle = float(principal_angles(w_em, evecs[:, :10]).max())
     em_sigma_error = abs(float(s2_em) - float(evals[10:].mean()))
     em_gap = float(ppca_log_likelihood(x, w_cf, mu, s2_cf).mean() - ppca_log_likelihood(x, w_em, mu, s2_em).mean())

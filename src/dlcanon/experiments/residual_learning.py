@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.classification import build, dataset, evaluate, precise_bn, recipe, train
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.classification import build, dataset, evaluate, precise_bn, recipe
+from dlcanon.experiments.context import Context
+from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
 
 QUICK = {"depths": (20, 56), "n_train": 512, "epochs": 3}
 FULL = {"depths": (20, 32, 44, 56, 110), "n_train": None, "epochs": 10}
 
 
-def training_losses(depths: Sequence[int], *, n_train: int | None, epochs: int) -> dict[str, dict]:
+def training_losses(ctx: Context, depths: Sequence[int], *, n_train: int | None, epochs: int) -> dict[str, dict]:
     """Train resnet{d} and plain{d} (CIFAR layout, option A) on mnist5k (AdamW 1e-3, weight decay 1e-4 as He et
     al., cosine, batch 32): per model the final epoch's mean training loss, the curve, and the test accuracy
     after precise BN. (SGD at He et al.'s lr 0.1 needs their warm-up for the deep ResNets; AdamW does not.)"""
@@ -22,34 +22,31 @@ def training_losses(depths: Sequence[int], *, n_train: int | None, epochs: int) 
     batch = 32
     per_epoch = len(data.train) // batch
     out = {}
-    with threads(1):
-        for depth in depths:
-            for kind in ("plain", "resnet"):
-                name = f"{kind}{depth}"
-                torch.manual_seed(0)
-                cfg = recipe(
-                    epochs=epochs,
-                    batch_size=batch,
-                    optimizer="adamw",
-                    lr=1e-3,
-                    weight_decay=1e-4,
-                    schedule="cosine",
-                    log_every=max(1, per_epoch // 4),
-                )
-                net = build(name, data)
-                s = train(net, data, cfg, curve=True)
-                precise_bn(net, data.train)
-                last = [
-                    loss
-                    for step, loss in zip(s["curve_steps"], s["losses"], strict=True)
-                    if step > (epochs - 1) * per_epoch
-                ]
-                out[name] = {
-                    "final_train_loss": sum(last) / len(last),
-                    "steps": s["curve_steps"],
-                    "losses": s["losses"],
-                    "test_accuracy": evaluate(net, data.test)["accuracy"],
-                }
+    for depth in depths:
+        for kind in ("plain", "resnet"):
+            name = f"{kind}{depth}"
+            cfg = recipe(
+                epochs=epochs,
+                batch_size=batch,
+                optimizer="adamw",
+                lr=1e-3,
+                weight_decay=1e-4,
+                schedule="cosine",
+                log_every=max(1, per_epoch // 4),
+            )
+            ctx.manual_seed(0)
+            net = build(name, data)
+            ctx.manual_seed(0)
+            s = ctx.train(Classifier(net), data, curve=True, **cfg)
+            precise_bn(net, data.train)
+            final_epoch = zip(s["curve_steps"], s["losses"], strict=True)
+            last = [loss for step, loss in final_epoch if step > (epochs - 1) * per_epoch]
+            out[name] = {
+                "final_train_loss": sum(last) / len(last),
+                "steps": s["curve_steps"],
+                "losses": s["losses"],
+                "test_accuracy": evaluate(net, data.test)["accuracy"],
+            }
     return out
 
 
@@ -59,10 +56,10 @@ def training_losses(depths: Sequence[int], *, n_train: int | None, epochs: int) 
     claim="Stacking more layers on a plain network raises its training loss (degradation, not overfitting); "
     "the same network with identity shortcuts (a ResNet) trains at least as well when deeper.",
 )
-def residual_learning(quick: bool) -> Result:
+def residual_learning(ctx: Context) -> Result:
     """Training loss of plain vs residual CIFAR-style networks of increasing depth on mnist5k."""
-    setting = QUICK if quick else FULL
-    res = training_losses(**setting)
+    setting = ctx.pick(QUICK, FULL)
+    res = training_losses(ctx, **setting)
     depths = setting["depths"]
     shallow, deep = depths[0], depths[-1]
     loss = {name: r["final_train_loss"] for name, r in res.items()}

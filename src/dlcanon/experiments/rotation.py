@@ -7,23 +7,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.metrics.equivariance import rotation_equivariance_error
 from dlcanon.models.hnet import HNet, SmallCNN
 from dlcanon.nn.harmonic import HConv2d, as_harmonic, magnitude
 from dlcanon.nn.summary import count_parameters
 from dlcanon.objectives.classifier import Classifier
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 
 def layer_errors(x: torch.Tensor, angles: list[int]) -> dict[str, list[float]]:
     """Rotation-equivariance error vs angle of one random H-Net layer (magnitudes of orders 0 and 1) and one
-    random 5×5 conv layer, both 1 → 8 maps."""
-    torch.manual_seed(0)
+    random 5×5 conv layer, both 1 → 8 maps (initialised from the global generator)."""
     hconv, conv = HConv2d(1, 4, 5), nn.Conv2d(1, 8, 5, padding=2, bias=False)
     nets = {"H-Net layer |z|": lambda t: magnitude(hconv(as_harmonic(t))).flatten(1, 2), "5×5 conv": conv}
     return {k: [rotation_equivariance_error(f, x, a) for a in angles] for k, f in nets.items()}
@@ -35,16 +33,6 @@ def downsample(data: DataBundle, factor: int) -> DataBundle:
         return data
     pool = lambda s: Split(F.avg_pool2d(s.x, factor), s.y)  # noqa: E731
     return DataBundle(data.name, pool(data.train), pool(data.test), data.num_classes, data.kind)
-
-
-def train(net: nn.Module, data: DataBundle, epochs: int) -> Classifier:
-    cfg = TrainConfig(
-        model="f7", data=data.name, epochs=epochs, batch_size=64, lr=3e-3, optimizer="adamw", schedule="cosine",
-        eval_every=0, log_every=10**6, device="cpu", tensorboard=False, precision="fp32", channels_last=False,
-    )  # fmt: skip
-    objective = Classifier(net)
-    fit(objective, data, cfg)
-    return objective.eval()
 
 
 @torch.no_grad()
@@ -64,23 +52,26 @@ FULL = {"angle_step": 15, "images": 256, "factor": 1, "n_train": 4000, "epochs":
     "are: their equivariance error stays small at every angle, and trained on upright digits they classify "
     "rotated digits far better than a CNN of similar size.",
 )
-def rotation_hnet(quick: bool) -> Result:
+def rotation_hnet(ctx: Context) -> Result:
     """Equivariance error vs angle (H-Net layer vs conv layer); upright-trained H-Net vs CNN on mnist5k_rot."""
     upright, rotated = load_data("mnist5k"), load_data("mnist5k_rot")
-    s = QUICK if quick else FULL
+    s = ctx.pick(QUICK, FULL)
     angles = list(range(0, 361, s["angle_step"]))
     factor, n_train, epochs, hc, cc = s["factor"], s["n_train"], s["epochs"], s["hnet"], s["cnn"]
-    with threads(1):
-        errs = layer_errors(upright.test.x[: s["images"]], angles)
-        up = downsample(upright, factor)
-        up = DataBundle(up.name, up.train.subset(slice(0, n_train)), up.test, 10, "image")
-        rot_test = downsample(rotated, factor).test
-        rows, acc = [], {}
-        for name, net in (("H-Net", HNet(1, 10, channels=hc)), ("CNN", SmallCNN(1, 10, channels=cc))):
-            torch.manual_seed(0)
-            objective = train(net, up, epochs)
-            acc[name] = (accuracy(objective, up.test), accuracy(objective, rot_test))
-            rows.append([name, count_parameters(net), *acc[name]])
+    ctx.manual_seed(0)
+    errs = layer_errors(upright.test.x[: s["images"]], angles)
+    up = downsample(upright, factor)
+    up = DataBundle(up.name, up.train.subset(slice(0, n_train)), up.test, 10, "image")
+    rot_test = downsample(rotated, factor).test
+    rows, acc = [], {}
+    for name, net in (("H-Net", HNet(1, 10, channels=hc)), ("CNN", SmallCNN(1, 10, channels=cc))):
+        ctx.manual_seed(0)
+        objective = Classifier(net)
+        ctx.train(objective, up, epochs=epochs, batch_size=64, lr=3e-3, optimizer="adamw", schedule="cosine",
+                  precision="fp32", channels_last=False)  # fmt: skip
+        objective.eval()
+        acc[name] = (accuracy(objective, up.test), accuracy(objective, rot_test))
+        rows.append([name, count_parameters(net), *acc[name]])
     fig, ax = figure(2)
     for name, e in errs.items():
         ax[0].plot(angles, e, "o-", label=name)

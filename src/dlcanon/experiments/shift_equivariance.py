@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from dlcanon.data import load_data
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.metrics.equivariance import invariance_error, shift, shift_equivariance_error
 from dlcanon.plots import figure
 
@@ -41,10 +42,10 @@ QUICK, FULL = {"images": 64}, {"images": 512}
     "breaks it only at the borders; strided sub-sampling breaks it for shifts the stride does not divide; "
     "global average pooling turns equivariant maps into shift-invariant features.",
 )
-def shift_equivariance(quick: bool) -> Result:
+def shift_equivariance(ctx: Context) -> Result:
     """Equivariance and invariance errors of random conv stacks on mnist5k digits under shifts of 1–4 pixels."""
-    torch.manual_seed(0)
-    x = load_data("mnist5k").test.x[: (QUICK if quick else FULL)["images"]]  # (N, 1, 28, 28)
+    ctx.manual_seed(0)
+    x = load_data("mnist5k").test.x[: ctx.pick(QUICK, FULL)["images"]]  # (N, 1, 28, 28)
     shifts = [1, 2, 3, 4]
     nets = {
         "circular padding": conv_stack("circular"),
@@ -52,25 +53,24 @@ def shift_equivariance(quick: bool) -> Result:
         "circular, stride 2": conv_stack("circular", stride=2),
     }
     rows, curves = [], {}
-    with threads(1):
-        for name, net in nets.items():
-            mode = "circular"
-            errs = []
-            for s in shifts:
-                if name.endswith("stride 2") and s % 2:
-                    errs.append(_odd_shift_error(net, x, s))
-                else:
-                    errs.append(shift_equivariance_error(net, x, s, s, mode=mode))
-            curves[name] = errs
-            rows += [[name, s, e] for s, e in zip(shifts, errs, strict=True)]
-        zero_inside = [interior_error(nets["zero padding"], x, s, border=3) for s in shifts]
-        gap = {
-            name: [invariance_error(nn.Sequential(net, nn.AdaptiveAvgPool2d(1)), x, lambda t, s=s: shift(t, s, s))
-                   for s in shifts]
-            for name, net in nets.items() if "stride" not in name
-        }  # fmt: skip
-        flat = nn.Sequential(nets["circular padding"], nn.Flatten(), nn.Linear(8 * 28 * 28, 10))
-        flat_inv = [invariance_error(flat, x, lambda t, s=s: shift(t, s, s)) for s in shifts]
+    for name, net in nets.items():
+        mode = "circular"
+        errs = []
+        for s in shifts:
+            if name.endswith("stride 2") and s % 2:
+                errs.append(_odd_shift_error(net, x, s))
+            else:
+                errs.append(shift_equivariance_error(net, x, s, s, mode=mode))
+        curves[name] = errs
+        rows += [[name, s, e] for s, e in zip(shifts, errs, strict=True)]
+    zero_inside = [interior_error(nets["zero padding"], x, s, border=3) for s in shifts]
+    gap = {
+        name: [invariance_error(nn.Sequential(net, nn.AdaptiveAvgPool2d(1)), x, lambda t, s=s: shift(t, s, s))
+               for s in shifts]
+        for name, net in nets.items() if "stride" not in name
+    }  # fmt: skip
+    flat = nn.Sequential(nets["circular padding"], nn.Flatten(), nn.Linear(8 * 28 * 28, 10))
+    flat_inv = [invariance_error(flat, x, lambda t, s=s: shift(t, s, s)) for s in shifts]
     fig, ax = figure(2)
     for name, errs in curves.items():
         ax[0].semilogy(shifts, [max(e, 1e-9) for e in errs], "o-", label=name)

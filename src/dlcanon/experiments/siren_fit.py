@@ -9,15 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.config import TrainConfig
 from dlcanon.data import load_data
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.models.siren import CoordinateMLP, Siren
 from dlcanon.nn.summary import count_parameters
 from dlcanon.objectives.regressor import Regressor
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 
 def coordinate_data(size: int) -> tuple[DataBundle, torch.Tensor]:
@@ -54,35 +53,33 @@ FULL = {"size": 256, "hidden": 256, "layers": 4, "steps": 2000}
     "much higher PSNR than a ReLU MLP or a ReLU MLP with positional encoding of the same size, and its "
     "gradient ∇f is a faithful image of edges.",
 )
-def siren_image_fit(quick: bool) -> Result:
+def siren_image_fit(ctx: Context) -> Result:
     """PSNR vs steps for SIREN, ReLU MLP and ReLU + positional encoding fitting `camera` (64×64 quick, 256×256 full).
 
     Holds when SIREN ends more than 3 dB above both ReLU networks."""
-    s = QUICK if quick else FULL
+    s = ctx.pick(QUICK, FULL)
     size, hidden, layers, steps = s["size"], s["hidden"], s["layers"], s["steps"]
     data, image = coordinate_data(size)
     bands = int(math.log2(size))  # highest band sin(2^{L−1}πp) has a period of 2 pixels: the Nyquist limit
     every = max(1, steps // 12)
-    cfg = TrainConfig(
-        model="a3", data=data.name, epochs=steps, batch_size=size * size, lr=1e-4, optimizer="adam", eval_every=every,
-        log_every=10**6, device="cpu", tensorboard=False, precision="fp32",
-    )  # fmt: skip
+    cfg = ctx.config(
+        epochs=steps, batch_size=size * size, lr=1e-4, optimizer="adam", eval_every=every, precision="fp32"
+    )
     nets = {
         "SIREN": lambda: Siren(2, 1, hidden=hidden, layers=layers),
         "ReLU MLP": lambda: CoordinateMLP(2, 1, hidden=hidden, layers=layers),
         "ReLU + positional encoding": lambda: CoordinateMLP(2, 1, hidden=hidden, layers=layers, frequencies=bands),
     }
     curves, fitted, grads, params = {}, {}, {}, {}
-    with threads(1):
-        for name, make in nets.items():
-            torch.manual_seed(0)
-            net = make()
-            history = fit(Regressor(net), data, cfg)["history"]
-            curves[name] = [(h["step"], psnr(h["test_mse"])) for h in history]
-            with torch.no_grad():
-                fitted[name] = net(data.train.x).reshape(size, size)
-            grads[name] = gradient_image(net, data.train.x, size)
-            params[name] = count_parameters(net)
+    for name, make in nets.items():
+        ctx.manual_seed(0)
+        net = make()
+        history = ctx.train(Regressor(net), data, cfg)["history"]
+        curves[name] = [(h["step"], psnr(h["test_mse"])) for h in history]
+        with torch.no_grad():
+            fitted[name] = net(data.train.x).reshape(size, size)
+        grads[name] = gradient_image(net, data.train.x, size)
+        params[name] = count_parameters(net)
     fig_c, ax = figure(1)
     for name, c in curves.items():
         ax[0].plot(*zip(*c, strict=True), "o-", ms=3, label=f"{name} ({params[name]:,} parameters)")
@@ -104,7 +101,7 @@ def siren_image_fit(quick: bool) -> Result:
     pe_beats = final["ReLU + positional encoding"] > final["ReLU MLP"]
     return Result(
         verdict=f"After {steps} full-batch Adam steps on camera downsampled to {size}×{size} "
-        f"({'quick mode' if quick else 'full mode'}), PSNR was SIREN {final['SIREN']:.1f} dB, ReLU + positional "
+        f"({'quick mode' if ctx.quick else 'full mode'}), PSNR was SIREN {final['SIREN']:.1f} dB, ReLU + positional "
         f"encoding {final['ReLU + positional encoding']:.1f} dB, ReLU MLP {final['ReLU MLP']:.1f} dB "
         f"({params['SIREN']:,} / {params['ReLU + positional encoding']:,} / {params['ReLU MLP']:,} parameters); "
         f"positional encoding ({bands} bands) {'did' if pe_beats else 'did not'} beat the plain ReLU MLP at this "

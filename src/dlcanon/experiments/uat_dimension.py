@@ -7,14 +7,13 @@ import math
 
 import torch
 
-from dlcanon.config import TrainConfig
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context
 from dlcanon.experiments.universal_approximation import random_feature_init
 from dlcanon.models.mlp import ShallowNetwork
 from dlcanon.objectives.regressor import Regressor
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 
 def target(x: torch.Tensor) -> torch.Tensor:
@@ -22,19 +21,19 @@ def target(x: torch.Tensor) -> torch.Tensor:
     return torch.cos(math.pi * x / 2).prod(1)
 
 
-def relative_error(dim: int, units: int, *, n_train: int, steps: int, seed: int = 0) -> dict[str, float]:
+def relative_error(ctx: Context, dim: int, units: int, *, n_train: int, steps: int) -> dict[str, float]:
     """Relative test RMSE ‖F − f‖/‖f − mean f‖ (1 = no better than a constant) of an N-unit sigmoid network."""
-    g = torch.Generator().manual_seed(seed)
+    g = ctx.generator(0)
     x, x_test = (torch.rand(n, dim, generator=g) * 2 - 1 for n in (n_train, 2000))
     train, test = Split(x, target(x)), Split(x_test, target(x_test))
-    torch.manual_seed(seed)
+    ctx.manual_seed(0)
     net = ShallowNetwork(dim, 1, units=units)
     random_feature_init(net, train.x, train.y, scale=4.0 / math.sqrt(dim))  # switches spread over the data
-    cfg = TrainConfig(
-        model="shallow", data="uat", epochs=steps, batch_size=n_train, lr=0.003, optimizer="adam",
-        schedule="cosine", eval_every=0, log_every=steps, device="cpu", tensorboard=False, precision="fp32",
-    )  # fmt: skip
-    metrics = fit(Regressor(net), DataBundle("uat", train, test, None, "points"), cfg)["metrics"]
+    data = DataBundle("uat", train, test, None, "points")
+    metrics = ctx.train(
+        Regressor(net), data, epochs=steps, batch_size=n_train, lr=0.003, optimizer="adam", schedule="cosine",
+        precision="fp32",
+    )["metrics"]  # fmt: skip
     spread = float(test.y.std())
     return {"rmse": metrics["test_rmse"], "relative": metrics["test_rmse"] / spread, "std": spread}
 
@@ -49,12 +48,11 @@ FULL = {"dims": [1, 2, 3, 4, 6, 8, 12, 16], "units": 64, "n_train": 8000, "steps
     claim="The theorem promises some N for every ε, not a small one: at fixed N and a fixed sample, the "
     "approximation error of a one-hidden-layer network grows with the input dimension.",
 )
-def uat_dimension(quick: bool) -> Result:
+def uat_dimension(ctx: Context) -> Result:
     """Relative test RMSE of N-unit sigmoid networks fitting Π cos(πx_i/2) on [−1,1]^d, for growing d."""
-    s = QUICK if quick else FULL
+    s = ctx.pick(QUICK, FULL)
     dims, units, n_train, steps = s["dims"], s["units"], s["n_train"], s["steps"]
-    with threads(1):
-        errs = [relative_error(d, units, n_train=n_train, steps=steps) for d in dims]
+    errs = [relative_error(ctx, d, units, n_train=n_train, steps=steps) for d in dims]
     rel = [e["relative"] for e in errs]
     fig, axes = figure(1)
     axes[0].semilogy(dims, rel, "o-")

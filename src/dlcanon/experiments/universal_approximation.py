@@ -6,13 +6,12 @@ import math
 
 import torch
 
-from dlcanon.config import TrainConfig
 from dlcanon.data.base import DataBundle, Split
-from dlcanon.experiments.base import Result, Table, experiment, threads
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context, final_metrics
 from dlcanon.models.mlp import ShallowNetwork
 from dlcanon.objectives.regressor import Regressor
 from dlcanon.plots import figure
-from dlcanon.train import fit
 
 TARGETS = {
     "1-D: sin(3πx)·x": (1, lambda x: torch.sin(3 * math.pi * x[:, 0]) * x[:, 0]),
@@ -21,6 +20,10 @@ TARGETS = {
         lambda x: torch.exp(-4 * x.pow(2).sum(1)) * torch.cos(2 * math.pi * x[:, 0]),
     ),
 }
+
+
+QUICK = {"widths": [1, 2, 4, 8, 16, 32, 64], "steps": 1000}
+FULL = {"widths": [1, 2, 4, 8, 16, 32, 64, 128, 256], "steps": 5000}
 
 
 def grid(dim: int, n: int) -> torch.Tensor:
@@ -46,28 +49,17 @@ def random_feature_init(net: ShallowNetwork, x: torch.Tensor, y: torch.Tensor, *
         out.bias.copy_(solution[-1])
 
 
-def fit_shallow(train: Split, test: Split, units: int, *, steps: int) -> dict[str, float]:
+def fit_shallow(ctx: Context, train: Split, test: Split, units: int, *, steps: int) -> dict[str, float]:
     """Fit F(x) = Σ v_i σ(w_iᵀx + b_i): random-feature start, then full-batch Adam with the shared trainer."""
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     dim = train.x.shape[1]
     net = ShallowNetwork(dim, 1, units=units)
     random_feature_init(net, train.x, train.y, scale=8.0)
     data = DataBundle("uat", train, test, None, "points")
-    cfg = TrainConfig(
-        model="shallow",
-        data="uat",
-        epochs=steps,
-        batch_size=len(train),
-        lr=0.003,
-        optimizer="adam",
-        schedule="cosine",
-        eval_every=0,
-        log_every=steps,
-        device="cpu",
-        tensorboard=False,
+    summary = ctx.train(
+        Regressor(net), data, epochs=steps, batch_size=len(train), lr=0.003, optimizer="adam", schedule="cosine"
     )
-    summary = fit(Regressor(net), data, cfg)
-    return {k.removeprefix("test_"): v for k, v in summary["metrics"].items()}
+    return final_metrics(summary)
 
 
 @experiment(
@@ -76,10 +68,10 @@ def fit_shallow(train: Split, test: Split, units: int, *, steps: int) -> dict[st
     claim="A network with one hidden layer of N bounded monotone (sigmoid) units approximates any continuous "
     "function on a compact set to any accuracy as N grows.",
 )
-def universal_approximation(quick: bool) -> Result:
+def universal_approximation(ctx: Context) -> Result:
     """Sup-norm and L2 error of one-hidden-layer sigmoid networks vs N, for a 1-D and a 2-D target."""
-    widths = [1, 2, 4, 8, 16, 32, 64] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    steps = 1000 if quick else 5000
+    s = ctx.pick(QUICK, FULL)
+    widths, steps = s["widths"], s["steps"]
     rows, curves = [], {}
     for label, (dim, f) in TARGETS.items():
         x, x_test = (
@@ -87,8 +79,7 @@ def universal_approximation(quick: bool) -> Result:
             grid(dim, 201 if dim == 1 else 41),
         )  # test grid is finer
         train, test = Split(x, f(x)), Split(x_test, f(x_test))
-        with threads(1):
-            errs = [fit_shallow(train, test, n, steps=steps) for n in widths]
+        errs = [fit_shallow(ctx, train, test, n, steps=steps) for n in widths]
         curves[label] = errs
         rows += [[label, n, e["sup_error"], e["rmse"]] for n, e in zip(widths, errs, strict=True)]
     fig, axes = figure(2)

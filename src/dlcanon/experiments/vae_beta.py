@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.latent_runs import summary_metrics, train
+from dlcanon.experiments.context import Context, final_metrics
 from dlcanon.plots import figure
 
 BETAS = (0.5, 1.0, 2.0, 4.0)
+QUICK, FULL = {"epochs": 8}, {"epochs": 50}
 
 
 @experiment(
@@ -17,15 +19,16 @@ BETAS = (0.5, 1.0, 2.0, 4.0)
     claim="Raising the KL weight β lowers the rate KL[q(z|x) ‖ p(z)] and raises the distortion −E_q log p(x|z); "
     "β = 1 is the weight at which the loss is the negative ELBO; KL annealing ramps β from 0 to 1.",
 )
-def vae_beta_annealing(quick: bool) -> Result:
+def vae_beta_annealing(ctx: Context) -> Result:
     """MLP VAEs on mnist5k for β ∈ {0.5, 1, 2, 4}, and β = 1 reached by linear annealing over half the steps."""
-    epochs = 8 if quick else 50
+    epochs = ctx.pick(QUICK, FULL)["epochs"]
     steps = epochs * 31  # 4,000 images in batches of 128
+    data = load_data("mnist5k")
     runs = [(f"β = {b:g}", {"beta": b}) for b in BETAS] + [("β: 0 → 1 (annealed)", {"anneal_steps": steps // 2})]
     rows, points = [], {}
     for label, args in runs:
-        _, _, summary = train("vae", epochs=epochs, objective_args={"iwae_k": 10, **args})
-        m = summary_metrics(summary)
+        cfg, vae = ctx.build("vae", data, epochs=epochs, objective_args={"iwae_k": 10, **args})
+        m = final_metrics(ctx.train(vae, data, cfg))
         rows.append([label, m["kl"], m["reconstruction"], m["elbo"], m["nll_iwae"]])
         points[label] = (m["reconstruction"], m["kl"])
     rates = [r[1] for r in rows[: len(BETAS)]]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from dlcanon.experiments.base import Result, Table, experiment, threads
-from dlcanon.experiments.latent_runs import summary_metrics, train
+from dlcanon.data import load_data
+from dlcanon.experiments.base import Result, Table, experiment
+from dlcanon.experiments.context import Context, final_metrics
 from dlcanon.losses import kl_normal
 from dlcanon.metrics.likelihood import kl_monte_carlo
 from dlcanon.plots import figure
@@ -26,31 +27,36 @@ def gradient_draws(vae, x: torch.Tensor, *, repeats: int, term: str) -> tuple[to
     return torch.stack(grads), torch.stack(kls)
 
 
+QUICK, FULL = {"epochs": 8, "repeats": 100}, {"epochs": 50, "repeats": 500}
+
+
 @experiment(
     "vae_kl_estimator",
     tags=("G3",),
     claim="The analytic KL and its Monte-Carlo estimate log q(z|x) − log p(z) have the same expectation; the "
     "analytic form gives lower-variance gradients.",
 )
-def vae_kl_estimator(quick: bool) -> Result:
+def vae_kl_estimator(ctx: Context) -> Result:
     """Encoder-gradient variance of both KL estimators on a fixed batch of a trained VAE; then both trained."""
-    epochs, repeats = (8, 100) if quick else (50, 500)
+    s = ctx.pick(QUICK, FULL)
+    epochs, repeats = s["epochs"], s["repeats"]
+    data = load_data("mnist5k")
     trained = {}
     for kind in ("analytic", "mc"):
-        trained[kind] = train("vae", epochs=epochs, objective_args={"kl": kind, "iwae_k": 10})
-    vae, data, _ = trained["analytic"]
-    torch.manual_seed(0)
+        cfg, objective = ctx.build("vae", data, epochs=epochs, objective_args={"kl": kind, "iwae_k": 10})
+        trained[kind] = (objective, ctx.train(objective, data, cfg))
+    vae = trained["analytic"][0].eval()
+    ctx.manual_seed(0)
     x = torch.bernoulli(data.test.x[:256])  # one binarisation, fixed: ε is the only randomness
     rows, stats = [], {}
-    with threads(1):
-        for term in ("kl", "elbo"):
-            for kind in ("analytic", "mc"):
-                vae.kl = kind
-                g, kls = gradient_draws(vae, x, repeats=repeats, term=term)
-                stats[term, kind] = g
-                rows.append(
-                    [term, kind, float(kls.mean()), float(kls.std()), float(g.var(0).sum()), float(g.mean(0).norm())]
-                )
+    for term in ("kl", "elbo"):
+        for kind in ("analytic", "mc"):
+            vae.kl = kind
+            g, kls = gradient_draws(vae, x, repeats=repeats, term=term)
+            stats[term, kind] = g
+            rows.append(
+                [term, kind, float(kls.mean()), float(kls.std()), float(g.var(0).sum()), float(g.mean(0).norm())]
+            )
     vae.kl = "analytic"
     mean_a, mean_mc = stats["elbo", "analytic"].mean(0), stats["elbo", "mc"].mean(0)
     noise = ((stats["elbo", "analytic"].var(0) + stats["elbo", "mc"].var(0)).sum() / repeats).sqrt()
@@ -58,7 +64,7 @@ def vae_kl_estimator(quick: bool) -> Result:
     ratio = {t: rows[2 * i + 1][4] / max(rows[2 * i][4], 1e-30) for i, t in enumerate(("kl", "elbo"))}
     kl_a, kl_mc = rows[0][2], rows[1][2]
     kl_se = rows[1][3] / repeats**0.5
-    fits = [[kind, *(summary_metrics(s)[k] for k in ("elbo", "kl", "nll_iwae"))] for kind, (_, _, s) in trained.items()]
+    fits = [[kind, *(final_metrics(s)[k] for k in ("elbo", "kl", "nll_iwae"))] for kind, (_, s) in trained.items()]
     holds = ratio["elbo"] > 1 and abs(kl_a - kl_mc) < 4 * kl_se and gap < 4 * float(noise)
 
     fig, (ax,) = figure(width=5)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
-from dlcanon.experiments.latent_runs import evaluate, image_figure, summary_metrics, train
+from dlcanon.experiments.context import Context, final_metrics
+from dlcanon.experiments.latent_runs import evaluate, image_figure
 from dlcanon.plots import figure
 
 KS = (1, 10, 100)
+QUICK, FULL = {"epochs": 30}, {"epochs": 100}
 
 
 def bound_rows(label: str, objective, split, final: dict[str, float]) -> list[list]:
@@ -23,19 +26,22 @@ def bound_rows(label: str, objective, split, final: dict[str, float]) -> list[li
     claim="A VAE trained on the ELBO gives a lower bound on log p(x); the importance-weighted bound IWAE_k is "
     "tighter and grows with k; the model reconstructs, samples and interpolates digits.",
 )
-def vae_mnist(quick: bool) -> Result:
+def vae_mnist(ctx: Context) -> Result:
     """MLP VAE (latent 32) and a 2-D latent VAE on mnist5k, Bernoulli decoder, dynamic binarisation."""
-    epochs = 30 if quick else 100
-    vae, data, summary = train("vae", epochs=epochs, objective_args={"iwae_k": KS[-1]})
-    final = summary_metrics(summary)
-    vae2, _, summary2 = train(
-        "vae", epochs=epochs // 2, model_args={"latent_dim": 2}, objective_args={"iwae_k": KS[-1]}
+    epochs = ctx.pick(QUICK, FULL)["epochs"]
+    data = load_data("mnist5k")
+    cfg, vae = ctx.build("vae", data, epochs=epochs, objective_args={"iwae_k": KS[-1]})
+    summary = ctx.train(vae, data, cfg)
+    final = final_metrics(summary)
+    cfg2, vae2 = ctx.build(
+        "vae", data, epochs=epochs // 2, model_args={"latent_dim": 2}, objective_args={"iwae_k": KS[-1]}
     )
-    test = data.test
-    rows = bound_rows("latent 32", vae, test, final) + bound_rows("latent 2", vae2, test, summary_metrics(summary2))
+    summary2 = ctx.train(vae2, data, cfg2)
+    vae, vae2, test = vae.eval(), vae2.eval(), data.test
+    rows = bound_rows("latent 32", vae, test, final) + bound_rows("latent 2", vae2, test, final_metrics(summary2))
     seconds = summary["seconds"]
 
-    torch.manual_seed(0)
+    ctx.manual_seed(0)
     figs = {
         "samples": image_figure(vae.sample(64), nrow=8, title="Samples E[x|z], z ~ N(0, I)"),
         "reconstructions": image_figure(

@@ -2,7 +2,7 @@
 
 A builder has the signature `builder(input_shape, num_classes, **kwargs) -> nn.Module`, where
 `input_shape` is one sample's shape, e.g. (1, 28, 28); its registry entry carries `objective` (the
-default objective), `data` (the default dataset) and `recipe` (training defaults for that model).
+default objective) and `data` (the default dataset). Training recipes are presets (`dlcanon.presets`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dlcanon.models import (  # noqa: F401  (registrations)
     densenet,
     gan,
     gmm,
+    hdenseunet,
     hnet,
     inception,
     lapgan,
@@ -28,6 +29,8 @@ from dlcanon.models import (  # noqa: F401  (registrations)
     resnet,
     siren,
     stylegan,
+    unet,
+    unetpp,
     vae,
     vgg,
 )

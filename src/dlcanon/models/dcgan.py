@@ -123,7 +123,6 @@ MODELS.register(
     tags=("G9",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 50, "objective_args": {"lr": 1e-3}},
 )(build_dcgan)
 
 
@@ -132,7 +131,6 @@ MODELS.register(
     tags=("G8",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 100, "objective_args": {"lr": 1e-3}},
 )
 def build_cgan(input_shape: tuple[int, ...], num_classes: int | None, **kwargs) -> GANNetwork:
     """Conditional GAN (Mirza & Osindero, 2014): the label enters G by concatenation with z and D by projection

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,10 @@ class GANNetwork(nn.Module):
 
     `data_classes` is the label count of the data (mixture modes of 2-D toys, digit classes), used by
     evaluation; `num_classes` > 0 only for conditional networks. `forward(x, y)` is the critic's score.
+    Implements `objectives.gan_protocols.AdversarialNetwork`; `variant` names the objective that trains it.
     """
+
+    variant: ClassVar[str] = "gan"
 
     def __init__(
         self,
@@ -130,35 +134,5 @@ def build_mlp_gan(
     )
 
 
-# Recipes on ring8 (10,000 points), ≈ 800 generator steps at batch 128 (one step of a K-critic objective takes
-# K + 1 batches): the papers' optimisers with larger steps decayed to 0 by a cosine schedule — Adam 1e-3
-# (β = (0.5, 0.999) for GAN, (0.5, 0.9) for WGAN-GP as in Gulrajani et al.'s toy code) and RMSprop 5e-4 for
-# WGAN (10× the paper's 5e-5, at which the critic barely moves in a thousand steps). WGAN-GP uses λ = 0.1,
-# the value of the authors' own 2-D experiments ("smaller lambda seems to help for toy tasks"); the
-# objectives' own defaults are the papers' (λ = 10).
-_TOY = {"batch_size": 128, "schedule": "cosine", "eval_every": 0, "log_every": 100}
-_REGISTRATIONS = {
-    "gan": ("G6", "gan", {"generator_loss": "minimax", "lr": 1e-3}, 21, "minimax GAN (Goodfellow et al., 2014)"),
-    "nsgan": ("G6", "gan", {"generator_loss": "nonsaturating", "lr": 1e-3}, 21, "non-saturating GAN"),
-    "wgan": ("G7", "wgan", {"lr": 5e-4}, 62, "WGAN, weight clipping, RMSprop (Arjovsky et al., 2017)"),
-    "wgan-gp": (
-        "G7",
-        "wgan-gp",
-        {"lr": 1e-3, "betas": (0.5, 0.9), "gp_weight": 0.1},
-        62,
-        "WGAN-GP, gradient penalty (Gulrajani et al., 2017)",
-    ),
-}
-
-
-def _register(name: str, tag: str, objective: str, args: dict, epochs: int, what: str) -> None:
-    def build(input_shape: tuple[int, ...], num_classes: int | None, **kwargs) -> GANNetwork:
-        return build_mlp_gan(input_shape, num_classes, **kwargs)
-
-    build.__doc__ = f"MLP {what} for 2-D mixtures (latent 2, 3×128 hidden)."
-    recipe = dict(_TOY, epochs=epochs, objective_args=dict(args))
-    MODELS.add(name, build, tags=(tag,), objective=objective, data="ring8", recipe=recipe)
-
-
-for _name, _spec in _REGISTRATIONS.items():
-    _register(_name, *_spec)
+# one toy network for the four 2-D GANs: the presets gan, nsgan, wgan and wgan-gp (dlcanon.presets) train it
+MODELS.register("mlp_gan", tags=("G6", "G7"), objective="gan", data="ring8")(build_mlp_gan)

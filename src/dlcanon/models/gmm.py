@@ -70,7 +70,7 @@ class GaussianMixture(nn.Module):
         return torch.softmax(self.joint_log_prob(x), dim=1).to(x.dtype)
 
 
-@MODELS.register("gmm", tags=("G2",), objective="gmm", data="gaussians8", recipe={"epochs": 1})
+@MODELS.register("gmm", tags=("G2",), objective="gmm", data="gaussians8")
 def build_gmm(
     input_shape: tuple[int, ...], num_classes: int | None, *, components: int | None = None, covariance: str = "full"
 ) -> GaussianMixture:

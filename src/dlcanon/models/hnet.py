@@ -64,16 +64,13 @@ class SmallCNN(nn.Module):
         return self.net(x)
 
 
-RECIPE = {"epochs": 10, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "precision": "fp32"}
-
-
-@MODELS.register("hnet", tags=("F7",), objective="classifier", data="mnist5k_rot", recipe=RECIPE)
+@MODELS.register("hnet", tags=("F7",), objective="classifier", data="mnist5k_rot")
 def build_hnet(input_shape: tuple[int, ...], num_classes: int, **kwargs) -> HNet:
     """Harmonic Network: circular-harmonic filters of orders {0, 1}, magnitude BN-ReLU, invariant head."""
     return HNet(input_shape[0], num_classes, **kwargs)
 
 
-@MODELS.register("small_cnn", tags=("F7",), objective="classifier", data="mnist5k_rot", recipe=RECIPE)
+@MODELS.register("small_cnn", tags=("F7",), objective="classifier", data="mnist5k_rot")
 def build_small_cnn(input_shape: tuple[int, ...], num_classes: int, **kwargs) -> SmallCNN:
     """Plain CNN with the H-Net's layout (3×3 conv-BN-ReLU ×4, one pool, GAP) for comparisons."""
     return SmallCNN(input_shape[0], num_classes, **kwargs)

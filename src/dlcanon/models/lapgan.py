@@ -66,7 +66,11 @@ class ScaleCritic(nn.Module):
 
 
 class LAPGAN(GANNetwork):
-    """Generators `generator[k]` and discriminators `discriminator[k]`, k = 0 (finest) … n (coarsest)."""
+    """Generators `generator[k]` and discriminators `discriminator[k]`, k = 0 (finest) … n (coarsest).
+
+    Implements `objectives.gan_protocols.PyramidNetwork`."""
+
+    variant = "lapgan"
 
     def __init__(self, shape: tuple[int, ...], *, latent_dim: int, width: int, data_classes: int) -> None:
         levels, s0 = halvings(shape[-1])
@@ -130,7 +134,6 @@ class LAPGAN(GANNetwork):
     tags=("G10",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 50, "objective_args": {"lr": 5e-4}},
 )
 def build_lapgan(
     input_shape: tuple[int, ...], num_classes: int | None, *, latent_dim: int = 64, width: int = 32

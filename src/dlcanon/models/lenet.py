@@ -64,15 +64,6 @@ class LeNet5(nn.Module):
     tags=("C1",),
     objective="classifier",
     data="mnist5k",
-    recipe={
-        "epochs": 30,
-        "batch_size": 64,
-        "lr": 3e-3,
-        "optimizer": "adamw",
-        "weight_decay": 5e-4,
-        "schedule": "onecycle",
-        "augment": "translate,rotate,scale",
-    },
 )
 def build_lenet5(input_shape: tuple[int, ...], num_classes: int, **kwargs) -> LeNet5:
     """LeNet-5: conv 6@5×5, avg-pool, conv 16@5×5, avg-pool, conv 120, FC 84, FC classes."""

@@ -183,25 +183,7 @@ class NVAENetwork(nn.Module):
         return self.top_down(self.encode(x), use_mean=True)[0]
 
 
-# Recipe: Adam at 10⁻² with a 10 % linear warm-up and a cosine decay, gradients clipped at norm 100 (the paper:
-# Adamax at 10⁻², warm-up, cosine); the objective's default KL warm-up (372 steps) is 30 % of this budget
-# (20 epochs × 62 steps), as the paper's kl_anneal_portion = 0.3.
-@MODELS.register(
-    "nvae",
-    tags=("G5",),
-    objective="nvae",
-    data="mnist5k",
-    recipe={
-        "epochs": 20,
-        "batch_size": 64,
-        "lr": 1e-2,
-        "optimizer": "adam",
-        "schedule": "cosine",
-        "warmup": 0.1,
-        "grad_clip": 100.0,
-        "eval_every": 10,
-    },
-)
+@MODELS.register("nvae", tags=("G5",), objective="nvae", data="mnist5k")  # recipe: the preset nvae
 def build_nvae(input_shape: tuple[int, ...], num_classes: int | None, **kwargs) -> NVAENetwork:
     """Small NVAE: 2 latent scales of residual SE cells, top-down groups, residual normal posteriors."""
     return NVAENetwork(input_shape, **kwargs)

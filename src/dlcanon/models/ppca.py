@@ -44,7 +44,7 @@ class LinearGaussian(nn.Module):
         return self.posterior(x)[0]
 
 
-@MODELS.register("ppca", tags=("G1",), objective="ppca", data="digits", recipe={"epochs": 1})
+@MODELS.register("ppca", tags=("G1",), objective="ppca", data="digits")
 def build_ppca(input_shape: tuple[int, ...], num_classes: int | None, *, latent_dim: int = 10) -> LinearGaussian:
     """Probabilistic PCA with K = latent_dim; fitted in closed form (or EM), no gradient steps."""
     return LinearGaussian(input_shape, latent_dim)

@@ -99,7 +99,9 @@ class Growing(nn.Module):
         self.register_buffer("alpha", torch.ones(()))
 
     def set_progress(self, step: int) -> None:
-        level, alpha = level_and_alpha(step, self.levels, self.phase_steps)
+        self.set_level(*level_and_alpha(step, self.levels, self.phase_steps))
+
+    def set_level(self, level: int, alpha: float = 1.0) -> None:
         self.level.fill_(level)
         self.alpha.fill_(alpha)
 
@@ -173,11 +175,25 @@ class ProDiscriminatorBody(Growing):
 
 
 class ProGAN(GANNetwork):
-    """A `GANNetwork` whose two halves follow one growth schedule (`set_progress(generator_step)`)."""
+    """A `GANNetwork` whose two halves follow one growth schedule (`set_progress(generator_step)`).
+
+    Implements `objectives.gan_protocols.GrowingNetwork`."""
+
+    variant = "progan"
 
     def set_progress(self, step: int) -> None:
-        self.generator.set_progress(step)
-        self.discriminator.body.set_progress(step)
+        """The level and fade of generator step `step` (`level_and_alpha`), in both halves."""
+        self.set_level(*level_and_alpha(step, self.generator.levels, self.generator.phase_steps))
+
+    def set_level(self, level: int, alpha: float = 1.0) -> None:
+        """Run at resolution s₀·2^level, fading it in with weight α (1: stable)."""
+        self.generator.set_level(level, alpha)
+        self.discriminator.body.set_level(level, alpha)
+
+    @property
+    def stage(self) -> tuple[int, float]:
+        """(level, α) the networks run at."""
+        return int(self.generator.level), float(self.generator.alpha)
 
 
 @MODELS.register(
@@ -185,13 +201,6 @@ class ProGAN(GANNetwork):
     tags=("G11",),
     objective="wgan-gp",
     data="mnist5k",
-    recipe={
-        "epochs": 20,
-        "batch_size": 32,
-        "eval_every": 0,
-        "log_every": 50,
-        "objective_args": {"n_critic": 1, "lr": 1e-3, "betas": (0.0, 0.99), "drift": 1e-3},
-    },
 )
 def build_progan(
     input_shape: tuple[int, ...],

@@ -127,7 +127,11 @@ class StyleNetworks(nn.Module):
 
 
 class StyleGAN(GANNetwork):
-    """A `GANNetwork` with a style-based generator; `generate(z, truncation=ψ)` and `mix(z_a, z_b)`."""
+    """A `GANNetwork` with a style-based generator; `generate(z, truncation=ψ)` and `mix(z_a, z_b)`.
+
+    Implements `objectives.gan_protocols.StyleNetwork`."""
+
+    variant = "stylegan"
 
     def generate(self, z: Tensor, y: Tensor | None = None, *, truncation: float = 1.0) -> Tensor:
         return self.generator(z, truncation=truncation).view(-1, *self.shape)
@@ -147,7 +151,6 @@ class StyleGAN(GANNetwork):
     tags=("G12",),
     objective="gan",
     data="mnist5k",
-    recipe={"epochs": 20, "batch_size": 64, "eval_every": 0, "log_every": 50, "objective_args": {"lr": 5e-4}},
 )
 def build_stylegan(
     input_shape: tuple[int, ...],

@@ -168,17 +168,12 @@ def build_conv_vae(
     return VAENetwork(encoder, decoder, shape=input_shape, latent_dim=latent_dim, num_classes=cond)
 
 
-# Recipes: Adam at 10⁻³ (Kingma & Welling used Adagrad; Adam is today's default); 100 epochs of mnist5k
-# (3,100 steps, about 40 s on two CPU cores for the MLP, where the test ELBO stops improving), 30 for the conv net.
-_RECIPE = {"epochs": 100, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "eval_every": 25}
-
-MODELS.register("vae", tags=("G3",), objective="vae", data="mnist5k", recipe=_RECIPE)(build_mlp_vae)
-MODELS.register(
-    "vae_conv", tags=("G3",), objective="vae", data="mnist5k", recipe=dict(_RECIPE, epochs=30, eval_every=10)
-)(build_conv_vae)
+# training recipes: the presets of the same names (dlcanon.presets)
+MODELS.register("vae", tags=("G3",), objective="vae", data="mnist5k")(build_mlp_vae)
+MODELS.register("vae_conv", tags=("G3",), objective="vae", data="mnist5k")(build_conv_vae)
 
 
-@MODELS.register("cvae", tags=("G4",), objective="cvae", data="mnist5k", recipe=_RECIPE)
+@MODELS.register("cvae", tags=("G4",), objective="cvae", data="mnist5k")
 def build_cvae(input_shape: tuple[int, ...], num_classes: int | None, **kwargs) -> VAENetwork:
     """Conditional MLP VAE (Sohn et al., 2015): the one-hot label enters the encoder and the decoder."""
     return build_mlp_vae(input_shape, num_classes, conditional=True, **kwargs)

@@ -4,10 +4,12 @@ from dlcanon.objectives import (  # noqa: F401  (registrations)
     auxiliary,
     classifier,
     gan,
+    gan_variants,
     gmm,
     nvae,
     ppca,
     regressor,
+    segmenter,
     siamese,
     vae,
 )

@@ -8,11 +8,13 @@ from torch import Tensor
 
 from dlcanon.data.base import Split
 from dlcanon.metrics.likelihood import dequantize, grid_levels
-from dlcanon.objectives.base import Objective, Update
+from dlcanon.objectives.base import Update
+from dlcanon.objectives.generative import Generative
 
 
-class DequantizedDensity(Objective):
-    """Base class: call `init_levels(levels)` in `__init__`; `observed_train(train, seed)` in `prepare`."""
+class DequantizedDensity(Generative):
+    """Base class: call `init_levels(levels)` in `__init__`; `observed_train(train, seed)` in `prepare`.
+    Both densities sample, so their view is their samples (`Generative`)."""
 
     def init_levels(self, levels: int | None) -> None:
         """`levels`: the data's grid size L, or None to read it from the training data in `prepare`."""

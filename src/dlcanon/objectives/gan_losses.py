@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from dlcanon.errors import UserError
 
 
 def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
@@ -90,3 +93,46 @@ def value_on_grid(d: Tensor, p_data: Tensor, p_model: Tensor, dx: float) -> Tens
 
 
 LOG4 = 2 * math.log(2)
+
+
+@dataclass(frozen=True)
+class LossPair:
+    """The critic's loss on (d(x), d(G(z))), the generator's on d(G(z)), and the critic's constraint.
+
+    `wasserstein`: the critic outputs values f(x), not logits (its loss estimates −W₁, a drift term applies).
+    `clip`: weights clipped to [−c, c] before every use of the critic (WGAN). `penalty`: the gradient penalty
+    on per-sample interpolates (WGAN-GP). `n_critic`: the paper's critic steps per generator step.
+    """
+
+    critic: Callable[[Tensor, Tensor], Tensor]
+    generator: Callable[[Tensor], Tensor]
+    n_critic: int = 1
+    wasserstein: bool = False
+    clip: bool = False
+    penalty: bool = False
+
+
+LOSS_PAIRS = {
+    "gan": LossPair(discriminator_loss, nonsaturating_generator_loss),
+    "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, n_critic=5, wasserstein=True, clip=True),
+    "wgan-gp": LossPair(
+        wasserstein_critic_loss, wasserstein_generator_loss, n_critic=5, wasserstein=True, penalty=True
+    ),
+}
+GENERATOR_LOSSES = {"nonsaturating": nonsaturating_generator_loss, "minimax": minimax_generator_loss}
+
+
+def loss_pair(name: str, generator_loss: str | None = None) -> LossPair:
+    """The pair `name` ∈ {gan, wgan, wgan-gp}; `generator_loss` ∈ {nonsaturating, minimax} chooses the GAN
+    generator's loss (a Wasserstein pair has one generator loss, −E[f(G(z))])."""
+    if name not in LOSS_PAIRS:
+        raise UserError(f"loss must be one of {', '.join(LOSS_PAIRS)}; got {name!r}")
+    pair = LOSS_PAIRS[name]
+    if generator_loss is None:
+        return pair
+    if pair.wasserstein or generator_loss not in GENERATOR_LOSSES:
+        raise UserError(
+            f"generator_loss ∈ {{{', '.join(GENERATOR_LOSSES)}}} chooses a GAN's (not a Wasserstein critic's) "
+            f"generator loss; got {generator_loss!r} with loss {name!r}"
+        )
+    return replace(pair, generator=GENERATOR_LOSSES[generator_loss])

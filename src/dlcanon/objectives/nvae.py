@@ -9,9 +9,10 @@ each KL analytic between diagonal Gaussians, at the sampled z_<l. Training minim
 
     −log p(x|z) + c_t·Σ_l γ_l KL_l + λ·Σ_i s(W_i),
 
-c_t = max(min(1, t/warmup_steps), c_min) the KL warm-up; γ_l the KL balancing coefficients (during warm-up
-only; 1 after); s(W_i) the largest singular value of conv layer i (spectral regularisation, λ = 10⁻² the
-paper's MNIST value).
+c_t = max(min(1, (t/T)/kl_warmup), c_min) the KL warm-up over the first `kl_warmup` fraction of the run's T
+steps (0.3, the paper's kl_anneal_portion; the trainer tells the objective t and T through `on_step`); γ_l the
+KL balancing coefficients (during warm-up only; 1 after); s(W_i) the largest singular value of conv layer i
+(spectral regularisation, λ = 10⁻² the paper's MNIST value).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def spectral_norm(weight: Tensor, u: Tensor, v: Tensor) -> Tensor:
     return u @ weight.flatten(1) @ v
 
 
-def nvae_kl_weight(step: int, warmup_steps: int, minimum: float) -> float:
-    """c_t = max(min(1, t/warmup_steps), c_min): NVAE's linear KL warm-up (c_min = 10⁻⁴ in the paper's code)."""
-    return 1.0 if warmup_steps <= 0 else max(min(1.0, step / warmup_steps), minimum)
+def nvae_kl_weight(progress: float, warmup: float, minimum: float) -> float:
+    """c = max(min(1, p/warmup), c_min) at progress p = t/T of the run: NVAE's linear KL warm-up over the first
+    `warmup` fraction of the steps (c_min = 10⁻⁴ in the paper's code); 1 without warm-up."""
+    return 1.0 if warmup <= 0 else max(min(1.0, progress / warmup), minimum)
 
 
 class NVAE(VAE):
@@ -73,7 +75,7 @@ class NVAE(VAE):
         self,
         network: nn.Module,
         *,
-        warmup_steps: int = 372,
+        kl_warmup: float = 0.3,
         min_kl_weight: float = 1e-4,
         kl_balance: bool = True,
         spectral_weight: float = 1e-2,
@@ -85,12 +87,18 @@ class NVAE(VAE):
         if kwargs.get("kl", "analytic") != "analytic":
             raise UserError("objective nvae uses the analytic KL of each group; kl must be 'analytic'")
         super().__init__(network, iwae_k=iwae_k, iwae_batch=iwae_batch, **kwargs)
-        self.warmup_steps, self.min_kl_weight, self.kl_balance = warmup_steps, min_kl_weight, kl_balance
+        if not 0 <= kl_warmup <= 1:
+            raise UserError(f"objective nvae: kl_warmup is a fraction of the run in [0, 1]; got {kl_warmup}")
+        self.kl_warmup, self.min_kl_weight, self.kl_balance = float(kl_warmup), min_kl_weight, kl_balance
+        self.progress = 1.0  # t/T of the training run (`on_step`); 1 outside training: the full KL
         self.spectral_weight, self.power_iterations = spectral_weight, power_iterations
         self.register_buffer("group_sizes", torch.tensor(network.group_sizes, dtype=torch.float32))
         self.convs = [m for m in network.modules() if isinstance(m, nn.Conv2d)]
         for i, conv in enumerate(self.convs):  # persistent power-iteration vectors, saved with the run
             self.register_buffer(f"sr_u{i}", F.normalize(torch.randn(conv.out_channels), dim=0))
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        self.progress = step / max(1, total_steps)
 
     def group_kls(self, groups: list[dict[str, Tensor]]) -> Tensor:
         """KL(q(z_l|x, z_<l) ‖ p(z_l|z_<l)) per sample and group, (N, L)."""
@@ -113,9 +121,7 @@ class NVAE(VAE):
         logits, groups = self.network.top_down(self.network.encode(x))
         log_px = self.log_px(x, logits)  # (N,)
         kls = self.group_kls(groups)  # (N, L)
-        c = nvae_kl_weight(int(self.step), self.warmup_steps, self.min_kl_weight)
-        if self.training:
-            self.step += 1
+        c = nvae_kl_weight(self.progress, self.kl_warmup, self.min_kl_weight) if self.training else 1.0
         gamma = kl_balance_coefficients(kls.detach(), self.group_sizes) if self.kl_balance and c < 1 else 1.0
         spectral = self.spectral_loss() if self.spectral_weight > 0 else torch.zeros((), device=x.device)
         kl = kls.sum(1)

@@ -22,6 +22,7 @@ from dlcanon.errors import UserError
 from dlcanon.metrics.likelihood import LOG_2PI, bits_per_dim
 from dlcanon.objectives.base import Batch
 from dlcanon.objectives.closed_form import DequantizedDensity
+from dlcanon.objectives.generative import LatentModel
 from dlcanon.objectives.vae import lerp
 from dlcanon.registry import OBJECTIVES
 
@@ -83,8 +84,9 @@ def ppca_log_likelihood(x: Tensor, w: Tensor, mu: Tensor, sigma2: Tensor) -> Ten
     return -0.5 * (w.shape[0] * LOG_2PI + logdet + sol.pow(2).sum(0))
 
 
-class PPCA(DequantizedDensity):
-    """Fits a `LinearGaussian` in `prepare` (no gradient steps); `evaluate` gives the exact test NLL."""
+class PPCA(LatentModel, DequantizedDensity):
+    """Fits a `LinearGaussian` in `prepare` (no gradient steps); `evaluate` gives the exact test NLL; its views
+    (`LatentModel`) are samples, reconstructions and latent interpolations of test images."""
 
     def __init__(
         self,

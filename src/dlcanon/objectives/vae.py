@@ -36,7 +36,8 @@ from dlcanon.metrics.likelihood import (
     log_normal,
     log_standard_normal,
 )
-from dlcanon.objectives.base import Batch, Objective
+from dlcanon.objectives.base import Batch
+from dlcanon.objectives.generative import LatentModel
 from dlcanon.registry import OBJECTIVES
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -65,7 +66,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-class VAE(Objective):
+class VAE(LatentModel):
     """β-VAE objective on a `VAENetwork` (`encode(x, y) -> (μ, log σ²)`, `decode(z, y) -> pixel parameters`).
 
     Every weight is a field with the paper's default: beta = 1 (the ELBO), anneal_steps = 0 (no annealing).
@@ -74,6 +75,7 @@ class VAE(Objective):
     `evaluate` reports the ELBO and its parts, the IWAE_k NLL bound and bits per dimension (see
     `dlcanon.metrics.likelihood`), drawing its noise from the global generator forked and seeded with
     `eval_seed`, so a run's evaluation is repeatable and training's random stream is left as it was.
+    Its views (`LatentModel`): samples, reconstructions and latent interpolations of test images.
     """
 
     def __init__(

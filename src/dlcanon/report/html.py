@@ -50,7 +50,7 @@ def status_of(record: dict[str, Any]) -> str:
 
 
 def experiment_view(record: dict[str, Any], out: Path) -> dict[str, Any]:
-    """What the template shows of one result record (see `dlcanon.experiments.runner.run_one`)."""
+    """What the template shows of one result record (see `dlcanon.reproduce.run_one`)."""
     figures = []
     for stem, figure in record.get("figures", {}).items():
         size = png_size(out / figure["path"])
