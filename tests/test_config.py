@@ -34,7 +34,24 @@ def test_bad_overrides_are_user_errors(assignment, message):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("precision", "fp8"), ("device", "tpu"), ("epochs", 0), ("lr", -1.0), ("ema", 1.0)]
+    ("field", "value"),
+    [
+        ("precision", "fp8"),
+        ("device", "tpu"),
+        ("epochs", 0),
+        ("lr", -1.0),
+        ("ema", 1.0),
+        ("weight_decay", -1.0),
+        ("momentum", -0.5),
+        ("warmup", -5.0),
+        ("warmup", 1.5),
+        ("gamma", -0.1),
+        ("grad_clip", -1.0),
+        ("eval_every", -1),
+        ("checkpoint_every", -2),
+        ("step_size", -3),
+        ("steps", -1),
+    ],
 )
 def test_validate_rejects_bad_values(field, value):
     cfg = TrainConfig()
@@ -79,3 +96,13 @@ def test_betas_and_per_player_settings_are_typed():
 def test_bad_optimiser_settings_are_user_errors(assignment, message):
     with pytest.raises(UserError, match=message):
         apply_overrides(TrainConfig(), [assignment]).validate()
+
+
+def test_torchs_own_optimiser_checks_are_one_line_errors():
+    from torch import nn
+
+    from dlcanon.optim import make_optimizer
+
+    params = list(nn.Linear(2, 1).parameters())
+    with pytest.raises(UserError, match="optimizer adam: Invalid learning rate"):
+        make_optimizer(params, {"optimizer": "adam", "lr": -1.0, "betas": (0.9, 0.999), "weight_decay": 0.0})

@@ -131,6 +131,20 @@ def test_context_build_merges_arguments_into_the_recipe_and_seeds_the_weights():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
+def test_context_train_keeps_what_build_configured(monkeypatch):
+    """A base from `build` keeps its own seed and evaluation settings: `train` adds fields, it resets nothing."""
+    import dlcanon.experiments.context as context
+
+    seen = []
+    monkeypatch.setattr(context, "fit", lambda objective, data, cfg, **kw: seen.append(cfg) or {"metrics": {}})
+    ctx, data = Context(seed=3), load_data("ring8")
+    cfg, objective = ctx.build("gan", data, seed=5, eval_every=2, steps=4)
+    ctx.train(objective, data, cfg, log_every=1)
+    assert (seen[0].seed, seen[0].eval_every, seen[0].steps, seen[0].log_every) == (5, 2, 4, 1)
+    ctx.train(objective, data, epochs=1)  # without a base: the context's in-process configuration
+    assert (seen[1].seed, seen[1].eval_every, seen[1].tensorboard) == (3, 0, False)
+
+
 def test_context_train_fits_and_records_the_loss_curve():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(256, 1, generator=g)

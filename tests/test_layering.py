@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("metrics", {"metrics"}),
     ("objectives", {"objectives"}),
     ("training", {"train", "runs", "presets"}),
-    ("tools", {"evaluate", "modelinfo", "bench"}),
+    ("tools", {"evaluate", "modelinfo", "bench", "plan"}),
     ("experiments", {"experiments"}),
     ("report", {"report"}),
     ("reproduce", {"reproduce"}),

@@ -81,3 +81,16 @@ def test_optimizers_registry_builds_each_with_the_settings_it_declares():
     assert isinstance(opt, torch.optim.Adamax) and opt.defaults["betas"] == (0.8, 0.99)
     sgd = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.5, "weight_decay": 0.1}  # no betas: SGD reads none
     assert used({"optimizer": "sgd", **settings}) == sgd
+
+
+def test_declared_reads_a_class_builders_constructor():
+    """A class registered as its own builder is type-checked by its __init__'s hints, as a function would be."""
+    from dlcanon.runs import declared
+
+    class Denoiser:
+        def __init__(self, network: object, *, sigma: float = 0.3, steps: int = 1) -> None: ...
+
+    def build(network: object, *, sigma: float = 0.3) -> None: ...
+
+    assert declared(Denoiser) == {"network": object, "sigma": float, "steps": int}
+    assert declared(build) == {"network": object, "sigma": float}

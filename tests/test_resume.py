@@ -37,10 +37,12 @@ def start_and_stop_early(out, how: signal.Signals) -> tuple[int, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 120
+    hang_guard = time.time() + 900  # not a speed check: only a run that never writes a checkpoint reaches it
     while not (out / "checkpoint.pt").exists():
         assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
+        if time.time() > hang_guard:
+            proc.kill()
+            pytest.fail("the run wrote no checkpoint: it hung")
         time.sleep(0.002)
     proc.send_signal(how)
     _, stderr = proc.communicate(timeout=120)
@@ -78,3 +80,38 @@ def test_stopped_run_resumes_to_identical_weights(tmp_path, how):
     assert_same_weights(final_state(tmp_path / "full"), final_state(tmp_path / "cut"))
     steps = [line for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == len((tmp_path / "full" / "metrics.jsonl").read_text().splitlines())
+
+
+def test_resume_refuses_a_changed_configuration_and_touches_nothing(tmp_path):
+    from helpers import dlcanon
+
+    run = tmp_path / "R"
+    first = dlcanon("train", "lenet5", "--data", "digits", "--epochs", "1", "--device", "cpu", "--out", str(run))
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    out = dlcanon("train", "lenet5", "--data", "mnist5k", "--device", "cpu", "--out", str(run), "--resume")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "would change data of the run" in out.stderr and "'digits' to 'mnist5k'" in out.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing rewritten
+    missing = dlcanon("train", "lenet5", "--out", str(tmp_path / "nowhere"), "--resume")
+    assert missing.returncode == 2 and "holds none" in missing.stderr and not (tmp_path / "nowhere").exists()
+
+
+def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, tiny_images):
+    from dlcanon.config import TrainConfig
+    from dlcanon.errors import UserError
+    from dlcanon.models.mlp import MLP
+    from dlcanon.objectives.classifier import Classifier
+    from dlcanon.train import Trainer
+
+    cfg = TrainConfig(model="mlp", data="tiny", epochs=1, batch_size=10, device="cpu", tensorboard=False)
+    Trainer(Classifier(MLP(64, 4, hidden=(8,))), tiny_images, cfg, out_dir=tmp_path, progress=False).fit()
+    wider = Trainer(Classifier(MLP(64, 4, hidden=(16,))), tiny_images, cfg, out_dir=tmp_path, resume=True)
+    with pytest.raises(UserError, match="does not fit this run"):
+        wider.fit()
+    state = checkpoint.load(tmp_path / "checkpoint.pt")
+    del state["scalers"]  # a checkpoint written before per-player loss scalers
+    checkpoint.save_atomic(state, tmp_path / "checkpoint.pt")
+    same = Trainer(Classifier(MLP(64, 4, hidden=(8,))), tiny_images, cfg, out_dir=tmp_path, resume=True)
+    with pytest.raises(UserError, match="missing 'scalers'"):
+        same.fit()

@@ -393,3 +393,54 @@ def test_nvae_kl_warm_up_is_a_fraction_of_the_run():
         weights.append(nvae_kl_weight(objective.progress, objective.kl_warmup, objective.min_kl_weight))
     assert weights == pytest.approx([0.5, 0.5])
     assert nvae_kl_weight(0.0, 0.3, 1e-4) == 1e-4 and nvae_kl_weight(0.9, 0.3, 1e-4) == 1.0
+
+
+class Fitted(Pair):
+    """`prepare` sets g's bias (a closed-form fit); a float buffer `alpha` that must not be averaged (ProGAN's
+    fade-in), and a BatchNorm whose running statistics must be."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(2)
+        self.register_buffer("alpha", torch.zeros(()))
+
+    def ema_modules(self):
+        return [""]
+
+    def prepare(self, train):
+        with torch.no_grad():
+            self.g.bias.fill_(7.0)
+
+    def on_step(self, step, total_steps):
+        self.alpha.fill_(float(step))
+
+    def forward(self, batch, update="model"):
+        self.norm(batch[0].flatten(1)[:, :2])
+        return super().forward(batch, update)
+
+
+def test_ema_reports_the_fit_before_the_first_step_and_averages_only_weights_and_statistics(tiny_images):
+    from dlcanon.ema import EMA
+
+    objective = Fitted()
+    ema = EMA(objective, [""], 0.9)
+    objective.prepare(None)  # after the EMA copy was made, as in the trainer
+    assert float(ema.averaged().g.bias.detach()) == 7.0  # no update yet: the average is the live (fitted) model
+    trainer = Trainer(objective, tiny_images, cfg(epochs=1, ema=0.9, batch_size=5, lr=0.1), progress=False)
+    trainer.fit()
+    with trainer.evaluating() as model:
+        assert float(model.alpha) == float(objective.alpha) == trainer.total_steps - 1  # followed, not averaged
+        assert not torch.allclose(model.norm.running_mean, objective.norm.running_mean)  # averaged
+        assert not torch.allclose(model.g.weight, objective.g.weight)
+
+
+def test_closed_form_runs_with_ema_or_a_step_budget_report_the_fit(tmp_path):
+    from dlcanon.data import load_data
+    from dlcanon.runs import build_objective, default_config
+
+    data = load_data("digits")
+    results = []
+    for fields in ({}, {"ema": 0.9}, {"steps": 5}):
+        run = default_config("ppca", device="cpu", tensorboard=False, **fields)
+        results.append(fit(build_objective(run, data), data, run)["metrics"]["test_nll"])
+    assert results[0] == pytest.approx(results[1]) and results[0] == pytest.approx(results[2])

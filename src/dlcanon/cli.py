@@ -132,7 +132,7 @@ def train(
     config.json (with every player's optimiser as built), metrics.jsonl, checkpoint.pt and summary.json."""
     from dlcanon.config import resolved, write_json
     from dlcanon.data import load_data
-    from dlcanon.runs import build_objective, configure
+    from dlcanon.runs import build_objective, check_resume, configure
     from dlcanon.train import Trainer
 
     cfg = configure(
@@ -160,6 +160,8 @@ def train(
         raise UserError(f"--out expects a run directory; {out} is a file")
     if (out / "checkpoint.pt").exists() and not resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume:
+        check_resume(cfg, out)
     from dlcanon.runtime import seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
@@ -321,6 +323,22 @@ def bench(
     emit(results, as_json, lambda: typer.echo(benchmarks.markdown(results)))
 
 
+@app.command()
+def plan(
+    fingerprint: Annotated[Path | None, typer.Option(help="nnU-Net v2's dataset_fingerprint.json.")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="nnU-Net v2's dataset.json.")] = None,
+    data: Annotated[str | None, typer.Option(help="Or a registered segmentation dataset to fingerprint.")] = None,
+    vram_gb: Annotated[float, typer.Option("--vram-gb", help="Memory budget in GB (nnU-Net's default 8).")] = 8.0,
+    spacing: Annotated[str | None, typer.Option(help="With --data: voxel spacing D,H,W of volumes.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """nnU-Net v2's experiment planning: patch, batch, spacing, topology and normalisation per configuration."""
+    from dlcanon.plan.command import plan_command, render_plans
+
+    plans = plan_command(fingerprint=fingerprint, dataset=dataset, data=data, vram_gb=vram_gb, spacing=spacing)
+    emit(plans, as_json, lambda: typer.echo(render_plans(plans)))
+
+
 check_app = typer.Typer(help="Measure properties of a model or a trained run.", no_args_is_help=True)
 app.add_typer(check_app, name="check")
 
@@ -344,7 +362,7 @@ def check_equivariance(
         from dlcanon.runs import load_run
 
         cfg, bundle, objective = load_run(Path(target), data=data)
-        network, model, source = getattr(objective, "network", objective), cfg.model, "run"
+        network, model, source = objective.network, cfg.model, "run"
     elif "/" in target:
         raise UserError(f"{target} is not a run directory (a model name has no '/')")
     else:

@@ -74,8 +74,16 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "accumulate", "eval_batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be a positive integer; got {getattr(self, name)}")
-        if self.steps < 0:
-            raise UserError(f"steps must be 0 (epochs decide) or a positive integer; got {self.steps}")
+        for name in ("steps", "eval_every", "checkpoint_every", "step_size"):
+            if getattr(self, name) < 0:
+                value = getattr(self, name)
+                raise UserError(f"{name} must be 0 (off, or the default) or a positive integer; got {value}")
+        if not 0 <= self.warmup <= 1:
+            raise UserError(f"warmup is a fraction of the run's steps in [0, 1]; got {self.warmup}")
+        if not 0 < self.gamma <= 1:
+            raise UserError(f"gamma, the step schedule's decay factor, must lie in (0, 1]; got {self.gamma}")
+        if self.grad_clip < 0:
+            raise UserError(f"grad_clip must be 0 (off) or a positive gradient norm; got {self.grad_clip}")
         if not 0 <= self.ema < 1:
             raise UserError(f"ema must be a decay in [0, 1); got {self.ema}")
         check_optimizer("", {k: getattr(self, k) for k in PLAYER_KEYS})
@@ -116,6 +124,9 @@ def check_optimizer(prefix: str, settings: Any) -> dict[str, Any]:
         raise UserError(f"{prefix}lr must be positive; got {out['lr']}")
     if "betas" in out and not all(0 <= b < 1 for b in out["betas"]):
         raise UserError(f"{prefix}betas must lie in [0, 1); got {out['betas']}")
+    for key in ("weight_decay", "momentum"):
+        if key in out and out[key] < 0:
+            raise UserError(f"{prefix}{key} must be ≥ 0; got {out[key]}")
     return out
 
 

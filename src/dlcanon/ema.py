@@ -1,8 +1,11 @@
 """Exponential moving average of named submodules: a GAN's generator, a diffusion model's denoiser.
 
-θ̄₀ = θ₀, then θ̄ ← d·θ̄ + (1 − d)·θ after every step, for the floating-point parameters and buffers under the
-averaged names; everything else in the averaged copy follows the live weights. The state dict has the layout
-of `torch.optim.swa_utils.AveragedModel` ("module.<name>" and "n_averaged"), which `runs.load_run` reads.
+θ̄₀ = θ₀, then θ̄ ← d·θ̄ + (1 − d)·θ after every step, for the parameters and the normalisation layers' running
+statistics under the averaged names; everything else in the averaged copy follows the live weights — other
+buffers too (a growing network's level and fade-in α must be the live ones, not an average of past ones), and
+all of it until the first update (so a closed-form fit in `prepare` is what an unstepped run reports). The
+state dict has the layout of `torch.optim.swa_utils.AveragedModel` ("module.<name>" and "n_averaged"), which
+`runs.load_run` reads.
 """
 
 from __future__ import annotations
@@ -19,6 +22,16 @@ def tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach() for k, v in [*model.named_parameters(), *model.named_buffers()]}
 
 
+def averageable(model: nn.Module) -> set[str]:
+    """Names of the tensors an EMA averages: floating-point parameters and normalisation running statistics."""
+    names = {k for k, v in model.named_parameters() if v.is_floating_point()}
+    for prefix, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._NormBase):
+            stats = [b for b, v in module.named_buffers(recurse=False) if b in ("running_mean", "running_var")]
+            names |= {f"{prefix}.{b}" if prefix else b for b in stats}
+    return names
+
+
 class EMA:
     """`module` is a copy of `model` whose submodules `names` ("" = all of it) hold the averaged weights."""
 
@@ -29,7 +42,7 @@ class EMA:
         self.module = copy.deepcopy(model)
         prefixes = tuple(name + "." if name else "" for name in names)
         live, own = tensors(model), tensors(self.module)
-        averaged = {k for k, v in own.items() if k.startswith(prefixes) and v.is_floating_point()}
+        averaged = {k for k in averageable(self.module) if k.startswith(prefixes)}
         self._avg = [(own[k], live[k]) for k in own if k in averaged]
         self._follow = [(own[k], live[k]) for k in own if k not in averaged]
 
@@ -45,8 +58,10 @@ class EMA:
 
     @torch.no_grad()
     def averaged(self) -> nn.Module:
-        """The copy, its non-averaged tensors brought up to date with the live model."""
-        for own, live in self._follow:
+        """The copy, its non-averaged tensors brought up to date with the live model (all of them before the
+        first update: the live model is then the average)."""
+        pairs = self._follow if self.n_averaged else [*self._follow, *self._avg]
+        for own, live in pairs:
             own.copy_(live)
         return self.module
 

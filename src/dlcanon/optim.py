@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlcanon.errors import UserError
 from dlcanon.registry import OPTIMIZERS
 
 # the settings a player may override; each is also a TrainConfig field, of the same type
@@ -71,4 +72,8 @@ def used(settings: dict[str, Any]) -> dict[str, Any]:
 def make_optimizer(params: Params, settings: dict[str, Any]) -> torch.optim.Optimizer:
     """Build the optimiser `settings` names (PLAYER_KEYS: optimizer, lr, betas, weight_decay, momentum)."""
     kwargs = used(settings)
-    return OPTIMIZERS.entry(kwargs.pop("optimizer")).builder(params, **kwargs)
+    name = kwargs.pop("optimizer")
+    try:
+        return OPTIMIZERS.entry(name).builder(params, **kwargs)
+    except ValueError as exc:  # torch's own range checks: still the user's one-line mistake
+        raise UserError(f"optimizer {name}: {exc}") from None

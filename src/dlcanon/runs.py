@@ -7,6 +7,7 @@ value the user gave becomes a one-line UserError here (exit 2), saying which mod
 from __future__ import annotations
 
 import collections.abc
+import functools
 import inspect
 import json
 import types
@@ -55,7 +56,9 @@ def configure(name: str, overrides: list[str] | None = None, **fields: Any) -> T
 def declared(builder: Any) -> dict[str, Any]:
     """The type hints of the keyword arguments a builder takes: its own, and, when it passes **kwargs on, those
     of the class it returns (its return annotation). Hints that cannot be resolved are left out."""
-    fn = getattr(builder, "func", builder)  # variants are partials
+    fn = builder.func if isinstance(builder, functools.partial) else builder  # variants are partials
+    if isinstance(fn, type):  # a class registered as its own builder: its constructor's arguments
+        fn = fn.__init__
     try:
         hints = typing.get_type_hints(fn)
     except (NameError, TypeError):
@@ -140,6 +143,29 @@ def load_config(run_dir: Path) -> TrainConfig:
     if not path.is_file():
         raise UserError(f"expected a run directory with config.json; {run_dir} has none")
     return TrainConfig.from_dict(json.loads(path.read_text()))
+
+
+# settings a resumed run may change: where and how fast it runs, what it logs; nothing it computes
+RESUMABLE_CHANGES = frozenset(
+    {"device", "compile", "precision", "deterministic", "tensorboard", "log_every", "eval_every", "eval_batch_size",
+     "checkpoint_every"}
+)  # fmt: skip
+
+
+def check_resume(cfg: TrainConfig, run_dir: Path) -> None:
+    """Before anything is built or written: `--resume` needs an existing run, configured as `cfg` is.
+
+    A run continued with another dataset, model, budget or optimiser would crash on its weights or, worse,
+    silently become a different run; the saved configuration wins, and a conflict is one line naming it."""
+    if not (Path(run_dir) / "config.json").is_file():
+        raise UserError(f"--resume continues a run, and {run_dir} holds none (no config.json); drop --resume to start")
+    saved = load_config(run_dir).to_dict()
+    for key, value in cfg.to_dict().items():
+        if key not in RESUMABLE_CHANGES and saved.get(key) != value:
+            raise UserError(
+                f"--resume would change {key} of the run in {run_dir} from {saved.get(key)!r} to {value!r}; "
+                f"resume with the run's own settings, or train into another --out"
+            )
 
 
 def load_run(

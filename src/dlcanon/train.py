@@ -254,7 +254,11 @@ class Trainer:
         path = None if self.run_dir is None else self.run_dir / "checkpoint.pt"
         if path is None or not path.exists():
             return
-        self.load_state_dict(checkpoint.load(path, map_location=self.device))
+        try:
+            self.load_state_dict(checkpoint.load(path, map_location=self.device))
+        except (KeyError, RuntimeError, ValueError) as exc:  # another version's or another model's checkpoint
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
+            raise UserError(f"{path} does not fit this run ({detail}); train into another --out") from None
         metrics = path.parent / "metrics.jsonl"
         if (
             self.out_dir is not None and metrics.exists()
@@ -381,6 +385,13 @@ class Trainer:
                 self._writer.close()
         return self.summary()
 
+    @property
+    def epochs(self) -> float:
+        """The run's length in epochs: the configured epochs, or what a step budget amounts to."""
+        if self.cfg.steps and self.steps_per_epoch:
+            return round(self.total_steps / self.steps_per_epoch, 3)
+        return self.cfg.epochs
+
     def summary(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else self.evaluate()
         metrics = {k: v for k, v in last.items() if k.startswith(("test_", "train_"))}
@@ -392,7 +403,7 @@ class Trainer:
             "params": sum(p.numel() for p in self.objective.parameters()),
             "seconds": round(self.seconds, 3),
             "steps": self.step,
-            "epochs": round(self.total_steps / self.steps_per_epoch, 3) if self.cfg.steps else self.cfg.epochs,
+            "epochs": self.epochs,
             "device": str(self.device),
             "precision": self.precision,
             "world_size": self.dist.world_size,

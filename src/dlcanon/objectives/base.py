@@ -39,7 +39,11 @@ class Update:
 
 
 class Objective(nn.Module, abc.ABC):
-    """Base class: subclasses implement `forward(batch, update) -> (loss, logs)` and `evaluate(batches)`."""
+    """Base class: subclasses implement `forward(batch, update) -> (loss, logs)` and `evaluate(batches)`.
+
+    `network` is the network the objective wraps (set in `__init__`; what `dlcanon check` and `info` inspect)."""
+
+    network: nn.Module
 
     def prepare(self, train: Split) -> None:
         """Called once before the first step of a fresh run with the whole training split on the device:
