@@ -73,6 +73,9 @@ def test_convsize():
         (["train", "gan", "--set", "players.critic.lr=1e-3"], "players are discriminator, generator; got critic"),
         (["train", "lenet5", "--set", "players.model.lrr=1"], "players.model.lrr is not an optimiser setting"),
         (["info", "resnet20", "--set", "model_args.block=x"], "model resnet20 on mnist5k:"),
+        (["sample", "/nonexistent/run", "--n", "0"], "--n takes 1 to 4096 samples; got 0"),
+        (["sample", "/nonexistent/run", "--out", "/nonexistent/dir/x.png"], "the folder /nonexistent/dir does not"),
+        (["check", "equivariance", "lenet5", "--n", "0"], "--n takes at least 1 test image; got 0"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle):
@@ -92,8 +95,11 @@ def test_train_then_eval_round_trip(tmp_path):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
     assert config["epochs"] == 3 and config["data"] == "digits" and config["version"]
+    assert config["device"] == "cpu" and config["precision"] in ("fp32", "bf16")  # what ran, never "auto"
     ev = one_json(dlcanon("eval", str(run), "--json").stdout)
     assert ev["metrics"]["test_accuracy"] == pytest.approx(summary["metrics"]["test_accuracy"])
+    other = dlcanon("eval", str(run), "--data", "mnist5k")  # 28×28 images for a network trained on 8×8
+    assert other.returncode == 2 and other.stderr.count("\n") == 1 and "(1, 8, 8)" in other.stderr, other.stderr
     again = dlcanon("train", "lenet5", "--data", "digits", "--out", str(run))
     assert again.returncode == 2 and "--resume" in again.stderr
     no_sample = dlcanon("sample", str(run))
@@ -136,3 +142,10 @@ def test_lr_and_optimizer_reach_every_player_of_a_gan_preset(tmp_path):
     for player in ("discriminator", "generator"):
         assert config["optimizers"][player] == {"optimizer": "adamax", "lr": 3e-4, "betas": [0.9, 0.999],
                                                 "weight_decay": 0.0}  # fmt: skip
+
+
+def test_short_help_and_version():
+    assert "COMMAND [ARGS]" in dlcanon("-h").stdout
+    from dlcanon import __version__
+
+    assert dlcanon("--version").stdout.strip() == f"dlcanon {__version__}"

@@ -217,3 +217,20 @@ def test_latent_models_declare_samples_reconstructions_and_interpolations():
     ppca.prepare(split)
     assert set(ppca.views(split, 2)) == set(views)
     assert Classifier(torch.nn.Linear(2, 2)).views(split, 4) == {}  # an objective that does not sample shows nothing
+
+
+def test_a_bernoulli_vae_refuses_data_outside_0_1_before_anything_runs(tmp_path):
+    """ring8's points lie in [−1, 1]: clamping them into a Bernoulli likelihood would report bits/dim of data
+    the model never saw; the trainer refuses them when it is built, before a file is written."""
+    from dlcanon.data import load_data
+    from dlcanon.errors import UserError
+    from dlcanon.runs import build_objective, default_config
+    from dlcanon.train import Trainer
+
+    data = load_data("ring8")
+    cfg = default_config("vae", data="ring8", device="cpu", tensorboard=False)
+    with pytest.raises(UserError, match=r"Bernoulli decoder models values in \[0, 1\]"):
+        Trainer(build_objective(cfg, data), data, cfg, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    cfg.objective_args = {**cfg.objective_args, "likelihood": "gaussian"}
+    Trainer(build_objective(cfg, data), data, cfg)  # the Gaussian decoder takes them

@@ -5,6 +5,7 @@ A user's mistake exits 2 with one line on stderr; --json prints one JSON object 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -21,7 +22,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+MAX_SAMPLES = 4096  # a grid of more is unreadable and its PNG hundreds of megabytes
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dlcanon import __version__
+
+        typer.echo(f"dlcanon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """An executable deep-learning curriculum: train, evaluate, sample and reproduce every notion."""
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 KINDS = ("models", "presets", "data", "objectives", "experiments", "activations", "losses", "optimizers", "schedules")
@@ -174,7 +194,8 @@ def train(
     try:
         if trainer.dist.is_main:
             used = trainer.optimizer_settings  # every player's optimiser as built
-            write_json(out / "config.json", resolved(cfg, data_info=bundle.describe(), optimizers=used))
+            ran = dataclasses.replace(cfg, device=trainer.device.type, precision=trainer.precision)  # not "auto"
+            write_json(out / "config.json", resolved(ran, data_info=bundle.describe(), optimizers=used))
         summary = trainer.fit()
         summary["run_dir"] = str(out)
         if trainer.dist.is_main:
@@ -231,6 +252,10 @@ def sample(
     """
     from dlcanon.runs import load_run
 
+    if not 1 <= n <= MAX_SAMPLES:
+        raise UserError(f"--n takes 1 to {MAX_SAMPLES} samples; got {n}")
+    if out is not None and not out.parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
     cfg, bundle, objective = load_run(run_dir)
     options = {k: v for k, v in {"label": label, "truncation": truncation}.items() if v is not None}
     views = objective.views(bundle.test, n, **options)
@@ -358,6 +383,8 @@ def check_equivariance(
 
     if group not in GROUPS:
         raise UserError(f"--group must be one of {', '.join(GROUPS)}; got {group!r}")
+    if n < 1:
+        raise UserError(f"--n takes at least 1 test image; got {n}")
     if Path(target).is_dir():
         from dlcanon.runs import load_run
 

@@ -174,11 +174,24 @@ def load_run(
     """Rebuild a run's objective with its final weights (the EMA weights when the run kept an EMA)."""
     cfg = load_config(run_dir)
     bundle = load_data(data or cfg.data, **cfg.data_args)
+    trained_on = json.loads((Path(run_dir) / "config.json").read_text()).get("data_info", {}).get("input_shape")
+    if trained_on is not None and tuple(trained_on) != bundle.input_shape:
+        raise UserError(
+            f"{run_dir} was trained on {cfg.data} inputs {tuple(trained_on)}; {bundle.name}'s are "
+            f"{bundle.input_shape}: evaluate it on data of its own shape"
+        )
     objective = build_objective(cfg, bundle)
-    state = checkpoint.load(Path(run_dir) / "checkpoint.pt")
-    if "ema" in state:  # AveragedModel's state: "module.<name>" plus "n_averaged"
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-    else:
-        weights = state["objective"]
-    objective.load_state_dict(weights)
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.is_file():
+        raise UserError(f"{run_dir} holds no checkpoint.pt: the run never saved (train it, or --resume it)")
+    state = checkpoint.load(path)
+    try:
+        if "ema" in state:  # AveragedModel's state: "module.<name>" plus "n_averaged"
+            weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+        else:
+            weights = state["objective"]
+        objective.load_state_dict(weights)
+    except (KeyError, RuntimeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
+        raise UserError(f"{path} does not fit {cfg.model} on {bundle.name} ({detail})") from None
     return cfg, bundle, objective.to(torch.device(device)).eval()

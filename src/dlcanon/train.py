@@ -81,6 +81,7 @@ class Trainer:
         self.data = data
         image = len(data.input_shape) == 3  # (C, H, W) inputs: channels_last helps 2-D convolutions
         self.memory_format = torch.channels_last if cfg.channels_last and objective.has_conv and image else None
+        objective.check_data(data.train)  # before anything is moved, built or written
         self.objective = objective.to(self.device)
         if self.memory_format is not None:
             self.objective.to(memory_format=self.memory_format)

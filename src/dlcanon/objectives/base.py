@@ -45,6 +45,10 @@ class Objective(nn.Module, abc.ABC):
 
     network: nn.Module
 
+    def check_data(self, train: Split) -> None:
+        """Called when the trainer is built, before anything is written: refuse, with a UserError, data this
+        objective cannot model (values outside its likelihood's support, a target it cannot use). Default: all."""
+
     def prepare(self, train: Split) -> None:
         """Called once before the first step of a fresh run with the whole training split on the device:
         closed-form fits (PPCA, GMM by EM) and data-dependent initialisation go here. Default: nothing."""

@@ -124,6 +124,16 @@ class VAE(LatentModel):
     def dims(self) -> int:
         return math.prod(self.shape)
 
+    def check_data(self, train) -> None:
+        """A Bernoulli decoder models pixels in [0, 1]: data outside it (2-D points in [−1, 1]) are refused rather
+        than clamped into a likelihood of data the model never saw."""
+        low, high = float(train.x.min()), float(train.x.max())
+        if self.likelihood == "bernoulli" and (low < 0 or high > 1):
+            raise UserError(
+                f"the Bernoulli decoder models values in [0, 1]; these data lie in [{low:.3g}, {high:.3g}] "
+                f"(use --set objective_args.likelihood=gaussian)"
+            )
+
     def prepare(self, train) -> None:
         """Find the data's grid levels (17 for digits, 256 for MNIST) unless `levels` was given."""
         if self.levels_arg is None:
