@@ -76,6 +76,7 @@ def test_convsize():
         (["sample", "/nonexistent/run", "--n", "0"], "--n takes 1 to 4096 samples; got 0"),
         (["sample", "/nonexistent/run", "--out", "/nonexistent/dir/x.png"], "the folder /nonexistent/dir does not"),
         (["check", "equivariance", "lenet5", "--n", "0"], "--n takes at least 1 test image; got 0"),
+        (["train", "lenet5", "--data", "ring8"], "LeNet-5 takes images (C, H, W); got inputs shaped (2,)"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle):

@@ -444,3 +444,13 @@ def test_closed_form_runs_with_ema_or_a_step_budget_report_the_fit(tmp_path):
         run = default_config("ppca", device="cpu", tensorboard=False, **fields)
         results.append(fit(build_objective(run, data), data, run)["metrics"]["test_nll"])
     assert results[0] == pytest.approx(results[1]) and results[0] == pytest.approx(results[2])
+
+
+def test_augmenting_points_is_refused_when_the_trainer_is_built(tmp_path):
+    from dlcanon.data import load_data
+    from dlcanon.objectives.regressor import Regressor
+
+    data = load_data("ring8")
+    with pytest.raises(UserError, match="transforms images or volumes; ring8's inputs are shaped"):
+        Trainer(Regressor(nn.Linear(2, 1)), data, cfg(augment="flip"), out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

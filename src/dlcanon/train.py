@@ -86,6 +86,11 @@ class Trainer:
         if self.memory_format is not None:
             self.objective.to(memory_format=self.memory_format)
         augment = Augment.parse(cfg.augment) if cfg.augment else None
+        if augment is not None and data.train.x.dim() not in (4, 5):
+            raise UserError(
+                f"augment {cfg.augment!r} transforms images or volumes; {data.name}'s inputs are shaped "
+                f"{data.input_shape} (use --set augment= to train without it)"
+            )
         self.train_loader = DeviceLoader(
             data.train.to(self.device),
             cfg.batch_size,

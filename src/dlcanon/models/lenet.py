@@ -67,4 +67,6 @@ class LeNet5(nn.Module):
 )
 def build_lenet5(input_shape: tuple[int, ...], num_classes: int, **kwargs) -> LeNet5:
     """LeNet-5: conv 6@5×5, avg-pool, conv 16@5×5, avg-pool, conv 120, FC 84, FC classes."""
+    if len(input_shape) != 3:
+        raise ValueError(f"LeNet-5 takes images (C, H, W); got inputs shaped {tuple(input_shape)}")
     return LeNet5(input_shape[0], num_classes, input_size=input_shape[-1], **kwargs)
