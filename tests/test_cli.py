@@ -28,6 +28,7 @@ def test_every_command_has_help_and_json(command):
     assert out.returncode == 0 and "--json" in out.stdout
 
 
+@pytest.mark.slow  # a CLI round trip of ~15-40 s: `make test-slow`
 def test_list_models_with_parameter_counts():
     rows = one_json(dlcanon("list", "models", "--json").stdout)
     lenet = next(r for r in rows if r["name"] == "lenet5")

@@ -257,7 +257,8 @@ def test_load_data_errors():
         load_data("digts")
     with pytest.raises(UserError, match=r"mnist:PATH"):
         load_data("mnist")
-    with pytest.raises(UserError, match="formats: cifar10, cifar100, fashion-mnist, folder, mnist, npz"):
+    formats = "ab, cifar10, cifar100, fashion-mnist, folder, mnist, npz, pairs, segfolder"
+    with pytest.raises(UserError, match=f"formats: {formats}"):
         load_data("tiff:/data")
     with pytest.raises(UserError, match="n_trian"):
         load_data("moons", n_trian=3)

@@ -76,6 +76,20 @@ MODEL_PROBES = {
     "build_unet": ({"padding": 3}, {"padding": "x"}),
     "build_unetpp": ({"filters": "x"}, {"dropout": 2.0}),
     "build_hdenseunet": ({"growth2d": "x"}, {"growth2d": -1}),
+    "build_energy_mlp": ({"hidden": "x"}, {"hidden": [0]}),
+    "build_energy_cnn": ({"channels": "x"}, {"channels": [-1]}),
+    "build_jem_cnn": ({"spectral_norm": "x"}, {"channels": []}),
+    "build_realnvp": ({"couplings": "x"}, {"width": -1}),
+    "build_glow": ({"steps": "x"}, {"levels": 0}),
+    "build_maf": ({"hidden": "x"}, {"layers": 0}),
+    "build_srresnet": ({"width": "x"}, {"width": -1}),
+    "build_srgan": ({"d_width": "x"}, {"scale": 3}),
+    "build_srresnet_small": ({"blocks": "x"}, {"blocks": -1}),
+    "build_srgan_small": ({"d_dense": "x"}, {"d_pool": 0}),
+    "build_pix2pix": ({"ngf": "x"}, {"discriminator": "x"}),
+    "build_pix2pix_small": ({"patch_layers": "x"}, {"patch_layers": 9}),
+    "build_ddpm": ({"channels": "x"}, {"time_dim": 3}),
+    "build_ffjord": ({"hidden": "x"}, {"hidden": -1}),
 }
 OBJECTIVE_PROBES = {  # objective: (a model it trains, wrong-typed, out-of-range)
     "classifier": ("mlp", {"label_smoothing": "x"}, {"label_smoothing": 1.5}),
@@ -91,6 +105,13 @@ OBJECTIVE_PROBES = {  # objective: (a model it trains, wrong-typed, out-of-range
     "wgan": ("mlp_gan", {"n_critic": "x"}, {"clip": -1.0}),
     "wgan-gp": ("mlp_gan", {"n_critic": "x"}, {"gp_weight": -1.0}),
     "segmenter": ("unet_small", {"ce_weight": "x"}, {"deep_supervision": "x"}),
+    "ebm": ("energy_mlp", {"step_size": "x"}, {"reinit": 1.5}),
+    "jem": ("jem_cnn", {"generative": "x"}, {"generative": -1.0}),
+    "flow": ("realnvp", {"logit_alpha": "x"}, {"logit_alpha": 0.5}),
+    "sr": ("srresnet_small", {"pixel_weight": "x"}, {"patch": 30}),
+    "pix2pix": ("pix2pix_small", {"l1_weight": "x"}, {"gan_weight": -1.0}),
+    "ddpm": ("ddpm", {"timesteps": "x"}, {"schedule": "quadratic"}),
+    "ffjord": ("ffjord", {"eval_points": "x"}, {"rtol": 2.0}),
 }
 
 

@@ -63,6 +63,7 @@ def test_conv_output_size_experiment_holds(tmp_path):
     assert record["numbers"]["configurations"] >= 300
 
 
+@pytest.mark.slow  # a CLI round trip of ~15-40 s: `make test-slow`
 def test_universal_approximation_error_falls_with_width(tmp_path):
     record = run_experiments(["universal_approximation"], quick=True, out=tmp_path)["experiments"][0]
     assert record["status"] == "ok", record.get("traceback")

@@ -373,6 +373,7 @@ def test_gan_experiments_hold_in_quick_mode(tmp_path, name):
     assert record["holds"], record["verdict"]
 
 
+@pytest.mark.slow  # a CLI round trip of ~15-40 s: `make test-slow`
 def test_cli_sample_writes_lapgans_chain_at_every_scale(tmp_path):
     from helpers import dlcanon
 
@@ -397,6 +398,7 @@ def test_wgan_gp_refuses_a_critic_with_batchnorm_and_a_pyramid():
         gan_objective(MODELS.build("lapgan", (1, 28, 28), 10), "wgan-gp")
 
 
+@pytest.mark.slow  # a CLI round trip of ~15-40 s: `make test-slow`
 def test_eval_scores_a_gan_in_a_users_exported_feature_extractor(tmp_path):
     from dlcanon.metrics.feature_net import ExternalFeatures
     from helpers import dlcanon

@@ -41,6 +41,7 @@ def test_vae_train_eval_sample_round_trip(tmp_path):
     assert trunc.returncode == 2 and "--truncation is not an option" in trunc.stderr, trunc.stderr
 
 
+@pytest.mark.slow  # a CLI round trip of ~15-40 s: `make test-slow`
 def test_cvae_samples_a_class_and_rejects_unknown_labels(tmp_path):
     run = tmp_path / "cvae"
     args = ("train", "cvae", "--data", "digits", "--epochs", "1", "--out", str(run), "--set", "objective_args.iwae_k=5")

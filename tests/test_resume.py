@@ -63,7 +63,11 @@ def assert_same_weights(a, b):
             assert torch.equal(ea[k], eb[k]), k
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+@pytest.mark.parametrize(
+    "how",
+    [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],  # Ctrl-C: `make test-slow`
+    ids=["killed", "ctrl-c"],
+)
 def test_stopped_run_resumes_to_identical_weights(tmp_path, how):
     full = train(tmp_path / "full")
     assert full.returncode == 0, full.stderr

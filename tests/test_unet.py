@@ -183,8 +183,8 @@ def test_without_skips_the_cut_network_ignores_the_first_block():
     grad = gradient_at_first_block(net, net.encoder[0])
     assert grad is None or grad.abs().sum() == 0
     skip_params = count_parameters(build_model("unet_small", (1, 32, 32), 3))
-    # the concatenations add c_skip · c · 9 weights to each decoder's first conv: (64·64 + 32·32 + 16·16)·9
-    assert skip_params - count_parameters(net) == (64 * 64 + 32 * 32 + 16 * 16) * 9
+    # the concatenations add c_skip · c · 9 weights to each decoder's first conv: (64·64 + 32·32 + 16·16 + 8·8)·9
+    assert skip_params - count_parameters(net) == (64 * 64 + 32 * 32 + 16 * 16 + 8 * 8) * 9
 
 
 def test_small_variants_keep_the_input_size():

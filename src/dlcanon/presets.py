@@ -116,3 +116,117 @@ preset("stylegan", model="stylegan", tags=("G12",), doc="StyleGAN on mnist5k: Ad
 preset("progan", model="progan", tags=("G11",), doc="ProGAN on mnist5k: WGAN-GP, Adam 1e-3, β = (0, 0.99)",
        **_IMAGE_GAN | dict(batch_size=32, lr=1e-3, betas=(0.0, 0.99)),
        objective_args={"n_critic": 1, "drift": 1e-3})  # fmt: skip
+
+# ------------------------------------------------------------------------------------- super-resolution (S4)
+# Ledig et al. (2017): Adam 1e-4, batch 16 of 96×96 HR patches; SRResNet 10⁶ steps; SRGAN initialised from it,
+# 10⁵ steps at 1e-4 and 10⁵ at 1e-5, perceptual loss = content + 10⁻³·adversarial. The paper networks' presets
+# keep the paper's budgets (a GPU's); the small ones train on 2 CPU cores in minutes (numbers in docs and S4).
+_SR = dict(batch_size=16, optimizer="adam", eval_every=0, log_every=50, eval_batch_size=20)
+preset("srresnet", model="srresnet", tags=("S4",), doc="SRResNet ×4 on sr: Adam 1e-4, 10⁶ steps (the paper's)",
+       steps=1_000_000, lr=1e-4, objective_args={"patch": 96}, **_SR)  # fmt: skip
+preset("srgan", model="srgan", tags=("S4",), doc="SRGAN ×4 on sr: Adam 1e-4, 2·10⁵ steps, 10⁻³ adversarial",
+       steps=200_000, lr=1e-4, objective_args={"patch": 96, "content_weight": 1.0, "adversarial_weight": 1e-3},
+       **_SR)  # fmt: skip
+preset("srresnet_small", model="srresnet_small", tags=("S4",),
+       doc="srresnet_small ×4 on sr: Adam 1e-3, cosine, 1,000 steps of 16 × 48² HR patches",
+       steps=1000, lr=1e-3, schedule="cosine", objective_args={"patch": 48}, **_SR | dict(eval_every=10))  # fmt: skip
+preset("srgan_small", model="srgan_small", tags=("S4",),
+       doc="srgan_small ×4 on sr: Adam 1e-3, cosine, 600 steps, MSE + 10⁻³·adversarial",
+       steps=600, lr=1e-3, schedule="cosine", objective_args={"patch": 48, "adversarial_weight": 1e-3},
+       **_SR)  # fmt: skip
+
+# ----------------------------------------------------------------------------------------- normalizing flows
+# Exact maximum likelihood with Adam and a cosine decay. 2-D toys (the model's registered data, gaussians8):
+# 5,000 steps at batch 256, Adam 2e-3 (RealNVP: test NLL 0.87 nats above gaussians8's entropy after 3,000 steps,
+# 0.59 after 5,000). Images (digits, 1,437 training images): 40 epochs at batch 64 (≈ 900 steps),
+# Adam 1e-3; mnist5k trains the same presets with `--data mnist5k`. Budgets measured with the CLI: see
+# docs/flows.md.
+_FLOW_2D = dict(steps=5000, batch_size=256, lr=2e-3, optimizer="adam", schedule="cosine", eval_every=0,
+                log_every=500, grad_clip=100.0)  # fmt: skip
+_FLOW_IMAGE = dict(epochs=40, batch_size=64, lr=1e-3, optimizer="adam", schedule="cosine", eval_every=0,
+                   log_every=100, grad_clip=100.0)  # fmt: skip
+for _flow in ("realnvp", "glow", "maf"):
+    preset(_flow, model=_flow, tags=("G13",), doc=f"{_flow} on 2-D gaussians8: Adam 2e-3, cosine, 5,000 steps",
+           **_FLOW_2D)  # fmt: skip
+    preset(f"{_flow}_digits", model=_flow, data="digits", tags=("G13",),
+           doc=f"{_flow} on digits (17 levels, logit α = 0.05): Adam 1e-3, cosine, 40 epochs",
+           **_FLOW_IMAGE)  # fmt: skip
+
+# ------------------------------------------------------------------------------- diffusion and continuous time
+# DDPM (Ho et al., 2020): L_simple, linear β with T = 1000, EMA of the denoiser 0.999 (the paper: 0.9999 over 800k
+# steps, Adam 2e-4, batch 128); on a CPU budget Adam 1e-3 with a cosine decay. Evaluation: the full bound on 256 test
+# images (T = 1000 denoiser passes each) or 2,000 points, and the Fréchet distance of 500 DDIM-50 samples.
+_DDPM = dict(batch_size=64, lr=1e-3, optimizer="adam", schedule="cosine", warmup=0.02, ema=0.999, eval_every=0,
+             log_every=200, grad_clip=1.0)  # fmt: skip
+preset("ddpm", model="ddpm", tags=("G14",), doc="DDPM on mnist5k: T = 1000, Adam 1e-3, cosine, EMA 0.999, 6,000 steps",
+       steps=6000, **_DDPM)  # fmt: skip
+preset("ddpm_digits", model="ddpm", data="digits", tags=("G14",),
+       doc="DDPM on digits: T = 1000, Adam 1e-3, cosine, EMA 0.999, 4,000 steps", steps=4000, **_DDPM)  # fmt: skip
+preset("ddpm_2d", model="ddpm", data="moons", tags=("G14",),
+       doc="DDPM (MLP denoiser) on 2-D moons: T = 1000, Adam 1e-3, cosine, EMA 0.999, 4,000 steps at batch 256",
+       steps=4000, **_DDPM | dict(batch_size=256))  # fmt: skip
+# FFJORD (Grathwohl et al., 2019): Adam 1e-3 in the paper; here 3e-3 with a cosine decay, dopri5 at rtol = atol = 1e-4
+# (the paper's 1e-5 costs about twice the function evaluations), exact trace on points, Hutchinson on images.
+_FFJORD = dict(lr=3e-3, optimizer="adam", schedule="cosine", eval_every=0, log_every=100)
+preset("ffjord", model="ffjord", tags=("G14",), doc="FFJORD on 2-D moons: dopri5 1e-4, Adam 3e-3, 1,000 steps of 256",
+       steps=1000, batch_size=256, objective_args={"rtol": 1e-4, "atol": 1e-4}, **_FFJORD)  # fmt: skip
+preset("ffjord_digits", model="ffjord", data="digits", tags=("G14",),
+       doc="FFJORD on digits: Hutchinson trace, dopri5 1e-4, Adam 1e-3, 1,000 steps of 64",
+       steps=1000, batch_size=64, objective_args={"rtol": 1e-4, "atol": 1e-4}, **_FFJORD | dict(lr=1e-3))  # fmt: skip
+
+# --------------------------------------------------------------------------------------------- pix2pix (S5)
+# Isola et al. (2017): Adam 2e-4, β = (0.5, 0.999), batch 1, λ = 100 (facades: 200 epochs of 400 images).
+_PIX2PIX = dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), eval_every=0, log_every=50)
+preset("pix2pix", model="pix2pix", tags=("S5",), doc="pix2pix (U-Net + 70×70 PatchGAN): Adam 2e-4, β1 0.5, batch 1",
+       epochs=200, batch_size=1, **_PIX2PIX)  # fmt: skip
+preset("pix2pix_small", model="pix2pix_small", tags=("S5",),
+       doc="pix2pix_small on edges2digits: Adam 2e-4, β1 0.5, batch 16, 2 epochs (500 steps)",
+       epochs=2, batch_size=16, **_PIX2PIX)  # fmt: skip
+
+# ------------------------------------------------------------------------------------ energy-based models
+# Contrastive divergence with persistent Langevin chains (objectives/ebm.py). On ring8, 1,200 steps at batch 128
+# with Adam 1e-2, β = (0, 0.999) (β₁ = 0 as IGEBM), cosine to 0, and the objective's 2-D chain settings
+# (ε = 0.01, σ = 0.005, T = σ²/2ε = 1.25·10⁻³, K = 10) cover all 8 modes with ≈ 98 % of the samples within 3σ of
+# one; at 1e-3 or 3e-3 the energy learns the ring but not its modes in that budget. Images: fp32 (the chains'
+# gradients are no place for bf16), β₁ = 0, ε = 1, σ = 0.01 (T = 5·10⁻⁵, as IGEBM and JEM). The conv EBM on digits:
+# after 200 steps at Adam 1e-3 its samples score a Fréchet distance of 55 (106 at 1e-4; uniform noise: 227), after
+# the preset's 660 steps 21 (precision 0.59, recall 0.88; 128 s of CPU).
+_EBM_2D = dict(steps=1200, batch_size=128, optimizer="adam", lr=1e-2, betas=(0.0, 0.999), schedule="cosine",
+               eval_every=0, log_every=100)  # fmt: skip
+preset("ebm", model="energy_mlp", tags=("G15",), doc="EBM (MLP energy) on ring8: CD, persistent Langevin, 1,200 steps",
+       **_EBM_2D)  # fmt: skip
+_EBM_IMAGES = dict(batch_size=64, optimizer="adam", betas=(0.0, 0.999), eval_every=0, log_every=50, precision="fp32")
+preset("ebm_digits", model="energy_cnn", data="digits", tags=("G15",),
+       doc="EBM (conv energy) on digits: CD, persistent Langevin (K = 20)", epochs=30, lr=1e-3,
+       **_EBM_IMAGES)  # fmt: skip
+# JEM on digits: 30 epochs (660 steps) at Adam 3e-3, K = 10 SGLD steps: 95.6 % test accuracy against 96.9 % for
+# the same network and recipe trained by cross-entropy alone, samples at a Fréchet distance of 7.8 (75 s of CPU).
+preset("jem", model="jem_cnn", data="digits", tags=("G15",),
+       doc="JEM (Grathwohl et al., 2020) on digits: cross-entropy + CD on −logsumexp f(x), 30 epochs", epochs=30,
+       lr=3e-3, objective_args={"langevin_steps": 10}, **_EBM_IMAGES)  # fmt: skip
+
+# ------------------------------------------------------------------------------------- segmentation (S1, S2)
+# unet_small on digitseg (2,000 canvases): the network finds the digits' pixels within 100 steps, their classes
+# slowly (train Dice = test Dice: it underfits, it does not overfit). Measured with batch 32, 8→128 over 5 levels
+# (one CPU core, ~0.35 s a step): 200 steps of AdamW 1e-2 one-cycle with batch Dice gave test Dice 0.24
+# (cross-entropy alone 0.09); 400 steps at 3e-3 gave 0.28 (0.23 with per-image Dice). Batch Dice (every class
+# counted over the batch) beats per-image Dice, where each canvas holds only 1–3 of the 10 digit classes.
+# The preset, 800 steps (12.9 epochs): test Dice 0.097 at step 248 (the learning-rate peak), 0.903 at 496, 0.944
+# at 744, 0.945 at 800 (IoU 0.896, pixel accuracy 0.997, every class's Dice 0.93–0.98); ~280 s of one CPU core.
+_SEGMENT = dict(batch_size=32, optimizer="adamw", lr=1e-2, weight_decay=1e-4, schedule="onecycle", log_every=50)
+preset("unet_small", model="unet_small", tags=("S1",),
+       doc="unet_small on digitseg: AdamW 1e-2, one-cycle, batch 32, batch Dice, 800 steps",
+       steps=800, eval_every=4, objective_args={"batch_dice": True}, **_SEGMENT)  # fmt: skip
+# Budgets estimated from FLOPs (nn/summary) and the step time of unet_small, not yet measured to a Dice target.
+preset("unet_small_phantom", model="unet_small", data="phantom", tags=("S1",),
+       doc="unet_small on phantom (6 classes): AdamW 1e-2, one-cycle, batch 32, batch Dice, 300 steps",
+       steps=300, eval_every=10, objective_args={"batch_dice": True}, **_SEGMENT)  # fmt: skip
+preset("unetpp_small", model="unetpp_small", data="phantom", tags=("S2",),
+       doc="unetpp_small on phantom: deep supervision, AdamW 1e-2, one-cycle, batch 32, batch Dice, 300 steps",
+       steps=300, eval_every=10, objective_args={"batch_dice": True}, **_SEGMENT)  # fmt: skip
+preset("unet3d_small", model="unet3d_small", tags=("S2",),
+       doc="unet3d_small on phantom3d (32³): AdamW 1e-2, one-cycle, batch 4 volumes, batch Dice, 150 steps",
+       steps=150, eval_every=10, objective_args={"batch_dice": True}, **_SEGMENT | dict(batch_size=4))  # fmt: skip
+preset("hdenseunet_small", model="hdenseunet_small", tags=("S2",),
+       doc="hdenseunet_small on phantom3d (32³): AdamW 1e-2, one-cycle, batch 4 volumes, batch Dice, 150 steps",
+       steps=150, eval_every=10, objective_args={"batch_dice": True}, **_SEGMENT | dict(batch_size=4))  # fmt: skip

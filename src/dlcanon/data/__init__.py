@@ -1,7 +1,13 @@
 """The data layer: embedded datasets, on-disk formats, an on-device loader and batched augmentation of inputs
 with their targets (class labels, label maps, paired images, regression targets; images and volumes)."""
 
-from dlcanon.data import rotated, segmentation, sources  # noqa: F401  (registers the embedded datasets in DATASETS)
+from dlcanon.data import (  # noqa: F401  (registers the embedded datasets in DATASETS)
+    paired,
+    rotated,
+    segmentation,
+    sources,
+    super_resolution,
+)
 from dlcanon.data.api import load_data
 from dlcanon.data.augment import Augment
 from dlcanon.data.base import DataBundle, Split, Target

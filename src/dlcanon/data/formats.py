@@ -18,6 +18,7 @@ import torch
 
 from dlcanon.data.base import DataBundle, Split
 from dlcanon.data.npz import load_npz
+from dlcanon.data.pairfolder import load_ab, load_pairs
 from dlcanon.data.segfolder import load_segfolder
 from dlcanon.data.sources import stratified_split, to_chw
 from dlcanon.errors import UserError
@@ -274,6 +275,8 @@ FORMATS: dict[str, tuple[Callable[..., DataBundle], str]] = {
     "folder": (_folder_images, "image tree PATH/[train|test/]<class>/*.png|jpg, one image size"),
     "npz": (load_npz, ".npz file with x, y or x_train, y_train, x_test, y_test (no pickles)"),
     "segfolder": (load_segfolder, "PATH/[train|test/]images/ + masks/ with matching names (PNG, TIFF, .npy)"),
+    "pairs": (load_pairs, "image pairs PATH/[train|test/]A/ + B/ with matching names (pix2pix)"),
+    "ab": (load_ab, "pix2pix's side-by-side pairs PATH/[train|test/]*.png|jpg, A left, B right"),
 }
 
 

@@ -126,7 +126,8 @@ class Context:
         """Train `objective` on `data` and return the trainer's summary; the objective comes back on the CPU.
         The configuration is `base` (one made by `config` or `build`, kept as it is: its seed, logging and
         evaluation stand) with `fields` on top, or `self.config(**fields)` without a base. `curve=True` adds
-        `losses`, the training loss averaged over each `log_every` steps, and `curve_steps`. `snapshot(step, objective)` runs at `snapshot_steps`."""
+        `losses`, the training loss averaged over each `log_every` steps, and `curve_steps`. `snapshot(step,
+        objective)` runs at `snapshot_steps`."""
         cfg = self.config(**fields) if base is None else dataclasses.replace(copy.deepcopy(base), **fields)
         with contextlib.ExitStack() as stack:
             out = Path(stack.enter_context(tempfile.TemporaryDirectory())) if curve else None

@@ -114,3 +114,56 @@ def grid_levels(x: Tensor, *, max_levels: int = 256, atol: float = 1e-4) -> int:
         return 0
     scaled = values * (levels - 1)
     return levels if bool(torch.allclose(scaled, scaled.round(), atol=atol * (levels - 1))) else 0
+
+
+# ---------------------------------------------------------------------------------------------- flows (G13)
+def logit_transform(y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """RealNVP's preprocessing (Dinh et al., 2017, arXiv:1605.08803, §4.1): z = logit(α + (1 − 2α)·y) for y in
+    [0, 1]^D, with its log-Jacobian log|det ∂z/∂y| = Σ_i [log(1 − 2α) − log p_i − log(1 − p_i)], p = α + (1 − 2α)y.
+
+    A density p_Z on z gives log p_Y(y) = log p_Z(z) + log-Jacobian: the term must be added back, or the reported
+    likelihood is that of a different variable. Shapes: (N, *shape) → ((N, *shape), (N,)). α = 0 needs y ∈ (0, 1).
+    """
+    p = alpha + (1 - 2 * alpha) * y
+    z = torch.log(p) - torch.log1p(-p)
+    logdet = (math.log1p(-2 * alpha) - torch.log(p) - torch.log1p(-p)).flatten(1).sum(1)
+    return z, logdet
+
+
+def logit_inverse(z: Tensor, alpha: float) -> Tensor:
+    """y = (σ(z) − α)/(1 − 2α), the inverse of `logit_transform`."""
+    return (torch.sigmoid(z) - alpha) / (1 - 2 * alpha)
+
+
+def dequantization_bound(log_density: Tensor, dims: int, levels: int) -> Tensor:
+    """Importance-weighted bound on the log-probability of discrete data from K uniform dequantisations.
+
+    With y_k = (x + u_k)/L, u_k ~ U[0, 1)^D the proposal of density q(y) = L^D on x's bin, the discrete model
+    P(x) = ∫_bin p(y) dy = E_q[p(y)/q(y)] is bounded by log P(x) ≥ log (1/K) Σ_k p(y_k) − D log L (the IWAE
+    bound, Burda et al., 2016, applied to dequantisation; Ho et al., 2019, Flow++, arXiv:1902.00275, §3.1 with a
+    uniform q). K = 1 is the usual bound E[log p(y)] − D log L (`bits_per_dim` with `levels`); the bound tightens
+    as K grows. `log_density`: log p(y_k) in nats, (K, N) → (N,) lower bounds on log P(x) (discrete: no offset).
+    """
+    return iwae_bound(log_density) - dims * math.log(levels)
+
+
+def mixture_entropy(
+    centres: Tensor, std: float, *, n: int = 1_000_000, generator: torch.Generator | None = None
+) -> tuple[float, float]:
+    """Monte Carlo entropy H = −E[log p(x)] in nats of the mixture (1/K) Σ_k N(μ_k, σ²I) and its standard error.
+
+    x ~ p drawn as the datasets draw them (uniform component, isotropic Gaussian noise); log p(x) =
+    logsumexp_k log N(x; μ_k, σ²I) − log K in float64. Returns (mean of −log p, std/√n)."""
+    centres = centres.double()
+    k, d = centres.shape
+    total, total_sq, done = 0.0, 0.0, 0
+    while done < n:
+        c = min(100_000, n - done)
+        comp = torch.randint(k, (c,), generator=generator)
+        x = centres[comp] + std * torch.randn(c, d, generator=generator, dtype=torch.float64)
+        d2 = torch.cdist(x, centres).pow(2)  # (c, K)
+        log_p = torch.logsumexp(-0.5 * d2 / std**2, 1) - math.log(k) - 0.5 * d * (LOG_2PI + 2 * math.log(std))
+        total, total_sq, done = total + float(-log_p.sum()), total_sq + float(log_p.pow(2).sum()), done + c
+    mean = total / n
+    var = max(total_sq / n - mean**2, 0.0)
+    return mean, math.sqrt(var / n)

@@ -29,7 +29,9 @@ from dlcanon.models.unet_blocks import DoubleConv, crop_and_concat, max_pool, po
 CURRICULUM = ("S1", "S2")
 PAPER_LEVELS = ((64, 64), (128, 128), (256, 256), (512, 512), (1024, 1024))
 PAPER_LEVELS_3D = ((32, 64), (64, 128), (128, 256), (256, 512))
-SMALL_LEVELS = ((16, 16), (32, 32), (64, 64), (128, 128))
+# 8→128 over 5 levels: at 64×64 the bottom map is 4×4 and its 3×3 convolutions see the whole canvas; an 8-map top
+# level costs a third of a 16-map one (95 vs 289 MFLOPs a 64×64 image) at the same parameter count (486 k vs 483 k)
+SMALL_LEVELS = ((8, 8), (16, 16), (32, 32), (64, 64), (128, 128))
 SMALL_LEVELS_3D = ((8, 16), (16, 32), (32, 64))
 
 
@@ -153,7 +155,7 @@ variant("unet", build_unet, "U-Net (Ronneberger 2015): valid convs, 64→1024, 5
 variant("unet_bn", build_unet, "U-Net 64→1024 with padded convs and BatchNorm (output size = input size).",
         tags=("S1",), meta=SEGMENT | {"data": "digitseg", "input_shape": (1, 512, 512), "num_classes": 2},
         padding="same", norm="batch")  # fmt: skip
-variant("unet_small", build_unet, "Small U-Net: padded convs, BatchNorm, 16→128 over 4 levels; for 64×64 digitseg.",
+variant("unet_small", build_unet, "Small U-Net: padded convs, BatchNorm, 8→128 over 5 levels; for 64×64 digitseg.",
         tags=("S1",), meta=SEGMENT | {"data": "digitseg"}, levels=SMALL_LEVELS, padding="same",
         norm="batch")  # fmt: skip
 variant("unet_small_noskip", build_unet, "unet_small without its skip connections (the S1 ablation).",
