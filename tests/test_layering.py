@@ -115,3 +115,4 @@ def test_importing_the_library_leaves_matplotlib_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
