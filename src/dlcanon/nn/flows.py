@@ -26,6 +26,7 @@ so the two log-dets of a round trip cancel. Tensors are (N, C, *spatial): (N, D)
 
 from __future__ import annotations
 
+import abc
 import itertools
 import math
 
@@ -46,14 +47,16 @@ def _per_channel(p: Tensor, x: Tensor) -> Tensor:
     return p.view(1, -1, *[1] * (x.dim() - 2))
 
 
-class FlowLayer(nn.Module):
+class FlowLayer(nn.Module, abc.ABC):
     """An invertible map; subclasses implement `forward(x) -> (z, logdet)` and `inverse(z) -> (x, logdet)`."""
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """z = f(x) and log|det ∂z/∂x|, one per sample."""
 
-    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """x = f⁻¹(z) and log|det ∂x/∂z|, one per sample."""
 
 
 class FlowSequence(FlowLayer):

@@ -8,7 +8,7 @@ style-based generator. `require` turns a network that lacks a member into one Us
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +68,7 @@ def members(protocol: type) -> set[str]:
     """The names a protocol declares: its annotated attributes, methods and properties, inherited ones too."""
     names: set[str] = set()
     for cls in protocol.__mro__:
-        if cls.__module__ != __name__:  # object, Protocol, Generic
+        if cls in (object, Protocol, Generic):
             continue
         names |= {n for n in (*vars(cls).get("__annotations__", {}), *vars(cls)) if not n.startswith("_")}
     return names

@@ -33,7 +33,7 @@ from dlcanon.metrics.image_quality import psnr, ssim
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
 from dlcanon.objectives.gan import frozen
-from dlcanon.objectives.translation_protocols import Translator, require
+from dlcanon.objectives.translation_protocols import Translator, generator_and_critic, require
 from dlcanon.objectives.views import Grid, View, device_of
 from dlcanon.registry import OBJECTIVES
 
@@ -57,10 +57,7 @@ class Pix2PixObjective(Objective):
         self.l1_weight, self.gan_weight, self.test_dropout = float(l1_weight), float(gan_weight), bool(test_dropout)
 
     def updates(self) -> list[Update]:
-        g = [p for p in self.network.generator.parameters() if p.requires_grad]
-        if not self.gan_weight:
-            return [Update("generator", g)]
-        return [Update("discriminator", list(self.network.discriminator.parameters())), Update("generator", g)]
+        return generator_and_critic(self.network, adversarial=bool(self.gan_weight))
 
     def ema_modules(self) -> list[str]:
         return ["network.generator"]

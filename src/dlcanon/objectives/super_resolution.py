@@ -39,7 +39,7 @@ from dlcanon.metrics.image_quality import psnr, ssim
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
 from dlcanon.objectives.gan import frozen
-from dlcanon.objectives.translation_protocols import SuperResolver, require
+from dlcanon.objectives.translation_protocols import SuperResolver, generator_and_critic, require
 from dlcanon.objectives.views import Grid, View, device_of
 from dlcanon.registry import OBJECTIVES
 
@@ -113,10 +113,7 @@ class SuperResolution(Objective):
 
     # ------------------------------------------------------------------ players
     def updates(self) -> list[Update]:
-        g = [p for p in self.network.generator.parameters() if p.requires_grad]
-        if not self.adversarial_weight:
-            return [Update("generator", g)]
-        return [Update("discriminator", list(self.network.discriminator.parameters())), Update("generator", g)]
+        return generator_and_critic(self.network, adversarial=bool(self.adversarial_weight))
 
     def ema_modules(self) -> list[str]:
         return ["network.generator"]

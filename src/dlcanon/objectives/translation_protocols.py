@@ -4,7 +4,8 @@
 adversarial, an unconditional discriminator on HR images. `Translator` (models.pix2pix): a generator
 A (N, C_a, H, W) → B (N, C_b, H, W) and a conditional discriminator on the pair (a, b), which returns a map of
 patch logits (N, 1, H', W') or one logit per image (N,). `require` turns a network that lacks a member into
-one UserError naming what is missing.
+one UserError naming what is missing (`gan_protocols.require`, shared by every protocol), and
+`generator_and_critic` lists the players both objectives train.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Protocol
 
 from torch import Tensor, nn
 
-from dlcanon.errors import UserError
+from dlcanon.objectives.base import Update
+from dlcanon.objectives.gan_protocols import require
+
+__all__ = ["SuperResolver", "Translator", "generator_and_critic", "require"]
 
 
 class SuperResolver(Protocol):
@@ -35,12 +39,9 @@ class Translator(Protocol):
     def discriminate(self, a: Tensor, b: Tensor) -> Tensor: ...
 
 
-def require(network: object, protocol: type, objective: str) -> None:
-    """UserError unless `network` has every member `protocol` declares (names only)."""
-    declared = {n for n in (*vars(protocol).get("__annotations__", {}), *vars(protocol)) if not n.startswith("_")}
-    missing = sorted(declared - set(dir(network)))
-    if missing:
-        raise UserError(
-            f"objective {objective} needs a network with {protocol.__name__}'s members; "
-            f"{type(network).__name__} lacks {', '.join(missing)}"
-        )
+def generator_and_critic(network: SuperResolver | Translator, *, adversarial: bool) -> list[Update]:
+    """The generator alone, or, with an adversarial term, the discriminator's step followed by the generator's."""
+    g = [p for p in network.generator.parameters() if p.requires_grad]
+    if not adversarial:
+        return [Update("generator", g)]
+    return [Update("discriminator", list(network.discriminator.parameters())), Update("generator", g)]
