@@ -138,11 +138,16 @@ def build_objective(cfg: TrainConfig, data: DataBundle) -> Objective:
         raise refused(f"objective {cfg.objective}", exc) from None
 
 
-def load_config(run_dir: Path) -> TrainConfig:
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """A run's config.json as saved: every field, plus what the run recorded (`data_info`, `optimizers`, ...)."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise UserError(f"expected a run directory with config.json; {run_dir} has none")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    return json.loads(path.read_text())
+
+
+def load_config(run_dir: Path) -> TrainConfig:
+    return TrainConfig.from_dict(saved_config(run_dir))
 
 
 # settings a resumed run may change: where and how fast it runs, what it logs; nothing it computes
@@ -172,9 +177,10 @@ def load_run(
     run_dir: Path, *, data: str | None = None, device: str = "cpu"
 ) -> tuple[TrainConfig, DataBundle, Objective]:
     """Rebuild a run's objective with its final weights (the EMA weights when the run kept an EMA)."""
-    cfg = load_config(run_dir)
+    saved = saved_config(run_dir)
+    cfg = TrainConfig.from_dict(saved)
     bundle = load_data(data or cfg.data, **cfg.data_args)
-    trained_on = json.loads((Path(run_dir) / "config.json").read_text()).get("data_info", {}).get("input_shape")
+    trained_on = saved.get("data_info", {}).get("input_shape")
     if trained_on is not None and tuple(trained_on) != bundle.input_shape:
         raise UserError(
             f"{run_dir} was trained on {cfg.data} inputs {tuple(trained_on)}; {bundle.name}'s are "
