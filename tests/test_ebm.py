@@ -245,10 +245,13 @@ def test_the_experiments_run_end_to_end_when_shrunk():
     assert {"ring8/EBM", "ring8/wgan-gp", "moons/EBM"} == set(result.numbers)
     result = run_experiment("jem_digits", Context(settings={"epochs": 1, "langevin_steps": 1, "sample_steps": 1}))
     assert {"plain classifier", "JEM", "JEM samples"} == set(result.numbers) and "jem_samples" in result.figures
+    result = run_experiment("ebm_digits", Context(settings={"datasets": {"digits": 2}, "snapshots": (0, 1)}))
+    assert len(result.tables[0].rows) == 4 and "ebm_digits" in result.figures
+    assert set(result.numbers["digits"]) == {row[2] for row in result.tables[0].rows}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ebm_toys", "jem_digits"])
+@pytest.mark.parametrize("name", ["ebm_toys", "jem_digits", "ebm_digits"])
 def test_the_quick_experiments_hold(tmp_path, name):
     from dlcanon.reproduce import run_experiments
 

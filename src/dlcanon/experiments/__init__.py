@@ -13,6 +13,7 @@ from dlcanon.experiments import (  # noqa: F401  (registrations)
     deformation,
     depth_vs_width,
     diffusion,
+    ebm_digits,
     ebm_toys,
     ensembles,
     ffjord_toys,
