@@ -24,6 +24,7 @@ from dlcanon.experiments import (  # noqa: F401  (registrations)
     gan_toys,
     gmm_clustering,
     jem_digits,
+    likelihoods,
     locality,
     losses_robust,
     nvae_vs_vae,
