@@ -279,3 +279,14 @@ def test_realnvp_default_budget_comes_within_one_nat_of_the_entropy_of_gaussians
     h, se = mixture_entropy(centres, std, n=200_000, generator=torch.Generator().manual_seed(0))
     nll, nll_se = summary["metrics"]["test_nll"], summary["metrics"]["test_nll_stderr"]
     assert h - 3 * math.hypot(se, nll_se) <= nll <= h + 1.0, (nll, h)
+
+
+def test_flow_digits_runs_when_shrunk_one_table_per_dataset():
+    from dlcanon.experiments import Context, run_experiment
+
+    settings = {"datasets": ["digits"], "epochs": 1, "iw_samples": 2, "width": 8}
+    result = run_experiment("flow_digits", Context(settings=settings))
+    assert len(result.tables) == 1 and "flow_digit_samples" in result.figures
+    found = result.numbers["digits"]
+    assert found["levels"] == 17 and found["uniform"] == pytest.approx(math.log2(17))
+    assert {"realnvp", "glow", "maf"} <= set(found)
