@@ -77,9 +77,18 @@ def test_unet_small_default_preset_reaches_dice_090_on_digitseg(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["unet_skips", "unetpp_pruning", "unet3d_slices"])
+@pytest.mark.parametrize("name", ["unet_skips", "unetpp_pruning", "unet3d_slices", "hdenseunet_halves"])
 def test_segmentation_experiments_run_in_quick_mode(tmp_path, name):
     from dlcanon.reproduce import run_one
 
     record = run_one(name, quick=True, out=tmp_path)
     assert record["verdict"]
+
+
+def test_hdenseunet_halves_runs_when_shrunk():
+    from dlcanon.experiments import Context, run_experiment
+
+    settings = {"steps": 1, "batch_size": 2, "size": 16, "n_train": 4, "probe": 2}
+    result = run_experiment("hdenseunet_halves", Context(settings=settings))
+    assert set(result.numbers) == {"hybrid", "2-D half", "3-D half"}
+    assert result.holds == (result.numbers["hybrid"] > max(result.numbers["2-D half"], result.numbers["3-D half"]))

@@ -112,6 +112,23 @@ def test_hdenseunet_small_shapes_and_the_hybrid_fusion():
         build_model("hdenseunet_small", (1, 6, 32, 32), 4)
 
 
+def test_hdenseunet_halves_are_fresh_networks_of_the_hybrids_configuration():
+    from dlcanon.models.hdenseunet import DenseUNet, halves
+
+    hybrid = build_model("hdenseunet_small", (1, 8, 32, 32), 4)
+    parts = halves(hybrid)
+    x = torch.rand(2, 1, 8, 32, 32)
+    for net in parts.values():
+        assert net.eval()(x).shape == (2, 4, 8, 32, 32)
+    two, three = parts["2-D half"].net2d, parts["3-D half"].net3d
+    assert isinstance(two, DenseUNet) and isinstance(three, DenseUNet)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(two) == count(hybrid.net2d)  # the same 2-D network, fresh weights
+    assert two.stem[0].weight.data_ptr() != hybrid.net2d.stem[0].weight.data_ptr()
+    assert three.stem[0].in_channels == 1 and hybrid.net3d.stem[0].in_channels == 1 + 4  # no 2-D scores to read
+    assert count(three) < count(hybrid.net3d)
+
+
 def test_hdenseunet_paper_configuration_on_the_meta_device():
     params, shape = meta("hdenseunet", (1, 12, 224, 224), 3)
     assert shape == (1, 3, 12, 224, 224)

@@ -23,6 +23,7 @@ from dlcanon.experiments import (  # noqa: F401  (registrations)
     gan_scales,
     gan_toys,
     gmm_clustering,
+    hdenseunet_halves,
     jem_digits,
     likelihoods,
     locality,

@@ -152,10 +152,13 @@ class HDenseUNet(nn.Module):
                  compression: float = 0.5) -> None:  # fmt: skip
         super().__init__()
         positive_ints("in_channels, num_classes and features", (in_channels, num_classes, features))
-        self.net2d = DenseUNet(3 * in_channels, num_classes, dims=2, init=init2d, growth=growth2d, blocks=blocks2d,
-                               compression=compression, features=features)  # fmt: skip
-        self.net3d = DenseUNet(in_channels + num_classes, num_classes, dims=3, init=init3d, growth=growth3d,
-                               blocks=blocks3d, compression=compression, features=features)  # fmt: skip
+        shared = {"compression": compression, "features": features}
+        # each half's configuration, kept so that `halves` can build either one alone
+        self.settings = {2: dict(init=init2d, growth=growth2d, blocks=tuple(blocks2d), **shared),
+                         3: dict(init=init3d, growth=growth3d, blocks=tuple(blocks3d), **shared)}  # fmt: skip
+        self.in_channels, self.num_classes = in_channels, num_classes
+        self.net2d = DenseUNet(3 * in_channels, num_classes, dims=2, **self.settings[2])
+        self.net3d = DenseUNet(in_channels + num_classes, num_classes, dims=3, **self.settings[3])
         self.fusion = nn.Sequential(
             nn.Conv3d(features, features, 3, padding=1), nn.Dropout(0.1), nn.BatchNorm3d(features),
             nn.ReLU(inplace=True), nn.Conv3d(features, num_classes, 1),
@@ -169,6 +172,40 @@ class HDenseUNet(nn.Module):
         f3, _ = self.net3d(torch.cat([x, s2], 1))
         scores = self.fusion(f3 + f2)
         return (scores, s2) if self.training else scores
+
+
+class SliceHalf(nn.Module):
+    """H-DenseUNet's 2-D half alone: the 2-D DenseUNet on every slice with its neighbours as channels, its scores
+    stacked back into a volume; (N, C, D, H, W) → (N, K, D, H, W)."""
+
+    def __init__(self, net2d: DenseUNet) -> None:
+        super().__init__()
+        self.net2d = net2d
+
+    def forward(self, x: Tensor) -> Tensor:
+        return to_volume(self.net2d(neighbour_slices(x))[1], x.shape[0])
+
+
+class VolumeHalf(nn.Module):
+    """H-DenseUNet's 3-D half alone: the 3-D DenseUNet on the volume, without the 2-D scores; (N, C, D, H, W) →
+    (N, K, D, H, W)."""
+
+    def __init__(self, net3d: DenseUNet) -> None:
+        super().__init__()
+        self.net3d = net3d
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net3d(x)[1]
+
+
+def halves(hybrid: HDenseUNet) -> dict[str, nn.Module]:
+    """Fresh networks of `hybrid`'s configuration, each half alone: the 2-D DenseUNet on slices, and the 3-D
+    DenseUNet reading only the volume's C channels (not C + K: there are no 2-D scores to read)."""
+    c, k = hybrid.in_channels, hybrid.num_classes
+    return {
+        "2-D half": SliceHalf(DenseUNet(3 * c, k, dims=2, **hybrid.settings[2])),
+        "3-D half": VolumeHalf(DenseUNet(c, k, dims=3, **hybrid.settings[3])),
+    }
 
 
 def build_hdenseunet(input_shape: tuple[int, ...], num_classes: int, *, init2d: int = 96, growth2d: int = 48,
