@@ -150,6 +150,38 @@ def test_sr_objective_refusals_are_one_line():
         objective((torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)))
 
 
+def export_features(path, size=16):
+    """A user's feature network (a 3×3 conv + ReLU), exported with dynamic batch and spatial sizes."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU()).eval()
+    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("h", min=4), 3: torch.export.Dim("w", min=4)}
+    program = torch.export.export(net, (torch.rand(2, 3, size, size),), dynamic_shapes={"input": dims})
+    torch.export.save(program, str(path))
+    return net
+
+
+def test_a_users_exported_feature_network_drives_the_content_loss(tmp_path):
+    path = tmp_path / "phi.pt2"
+    phi = export_features(path)
+    torch.manual_seed(0)
+    net = build_model("srresnet_small", (3, 4, 4), None, width=8, blocks=1)
+    objective = SuperResolution(net, content_weight=1.0, pixel_weight=0.0, content_features=str(path), patch=16,
+                                 augment=False)  # fmt: skip
+    y = images(2, 16, 16)[0].float()
+    x = bicubic.quantize(bicubic.downscale(y.double(), 4)).float()
+    loss, logs = objective((x, y), "generator")
+    with torch.no_grad():
+        sr = objective.network.translate(x).float()
+        expected = (phi(sr) - phi(y)).pow(2).mean()
+    torch.testing.assert_close(logs["content"], expected, rtol=1e-4, atol=1e-6)  # φ is the user's network
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in objective.network.parameters())
+    assert not any(k.startswith("external") for k in objective.state_dict())  # the run names the file instead
+    with pytest.raises(UserError, match="content_weight"):
+        SuperResolution(net, content_features=str(path))
+    with pytest.raises(UserError, match=r"local torch\.export archive"):
+        SuperResolution(net, content_weight=1.0, content_features=str(tmp_path / "missing.pt2"))
+
+
 def test_sr_data_splits_by_image_and_pairs_by_bicubic():
     from dlcanon.data import load_data
     from dlcanon.data.super_resolution import TEST_IMAGES, TRAIN_IMAGES

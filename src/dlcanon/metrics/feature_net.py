@@ -94,11 +94,15 @@ class ExternalFeatures:
 
     @torch.no_grad()
     def features(self, x: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1] -> (N, D)
-        x = x.float().cpu()
+        return self.maps(x.float().cpu()).float().flatten(1)
+
+    def maps(self, x: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1] -> the program's output, differentiable in x
+        """The program's output on x, with gradients (a content loss trains through it); gray images are repeated
+        to three channels, the program moved to x's device."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         try:
-            return self.module(x).float().flatten(1)
+            return self.module.to(x.device)(x)
         except Exception as exc:  # e.g. exported for another image size: a guard on the input's shape fails
             raise UserError(
                 f"--features: {self.path} rejects images of shape {tuple(x.shape)} ({type(exc).__name__}); export "

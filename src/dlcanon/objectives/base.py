@@ -80,6 +80,15 @@ class Objective(nn.Module, abc.ABC):
         reconstruct. Default: none; objectives that sample (`objectives.generative.Generative`) show samples."""
         return {}
 
+    def predict(self, x: Tensor) -> Tensor:
+        """The model's answer for inputs x (N, *shape), what `dlcanon predict` writes: class labels (N,) of a
+        classifier, label maps (N, *s) of a segmenter, images (N, C, H, W) in [0, 1] of an image-to-image model.
+        Default: a UserError, the objective maps no input to an output."""
+        raise UserError(
+            f"{type(self).__name__} maps no input to an output: `dlcanon predict` runs classifiers, segmenters and "
+            "image-to-image models (sr, pix2pix)"
+        )
+
     def use_features(self, extractor: ExternalFeatures) -> None:
         """Score with a user's feature extractor (`dlcanon eval --features`, e.g. Inception) instead of the
         shipped one. Default: a UserError, the objective's metrics read no image features."""

@@ -97,6 +97,9 @@ class Pix2PixObjective(Objective):
                             f"{tuple(b.shape[1:])}; set model_args.out_channels={b.shape[1]}")  # fmt: skip
         return fake
 
+    def predict(self, x: Tensor) -> Tensor:
+        return self.translate(x)
+
     @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:
         """B images in [0, 1] for A images in [0, 1]; dropout stays on when `test_dropout` (the paper's noise)."""

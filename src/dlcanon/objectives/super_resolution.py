@@ -13,7 +13,10 @@ Adversarial (`adversarial`):
     non-saturating −E[log D(G(x))] (SRGAN; `gan_losses`);
   - "relativistic" (ESRGAN, Wang et al. 2018, arXiv:1809.00219): d_r − E[d_f] and d_f − E[d_r] take the places of
     d(y) and d(G(x)) in the same loss pair, for both players (the generator's with real and fake swapped).
-SRGAN's perceptual loss is w_content = 1 (VGG features rescaled by 1/12.75), w_adv = 10⁻³.
+SRGAN's perceptual loss is w_content = 1 (VGG features rescaled by 1/12.75), w_adv = 10⁻³. A feature network of
+one's own (VGG, exported locally with `torch.export` as for `dlcanon eval --features`, taking images in [0, 1])
+replaces the stand-in with `--set objective_args.content_features=PATH.pt2`; its output is differentiated
+through, and the run's configuration names the file, which must stay where it is for `--resume` and `eval`.
 
 Training patches: the dataset holds aligned (LR, HR) crops; every step cuts a random aligned `patch`×`patch`
 HR window (patch/s on the LR side) from each and applies one random flip and 90° rotation (they commute
@@ -35,6 +38,7 @@ from torch import Tensor, nn
 from dlcanon.data.base import Split
 from dlcanon.data.bicubic import upscale
 from dlcanon.errors import UserError
+from dlcanon.metrics.feature_net import ExternalFeatures
 from dlcanon.metrics.image_quality import psnr, ssim
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Objective, Update
@@ -92,6 +96,7 @@ class SuperResolution(Objective):
         adversarial: str = "gan",
         patch: int = 64,
         augment: bool = True,
+        content_features: str = "",
     ) -> None:
         super().__init__()
         require(network, SuperResolver, "sr")
@@ -109,7 +114,12 @@ class SuperResolution(Objective):
         self.network: Any = network
         self.pixel, self.adversarial, self.patch, self.augment = pixel, adversarial, patch, bool(augment)
         self.pixel_weight, self.content_weight, self.adversarial_weight = map(float, weights)
-        self.features = RandomFeatures() if self.content_weight else None
+        if content_features and not self.content_weight:
+            raise UserError("content_features sets φ of the content loss: it needs content_weight > 0")
+        self.content_features = str(content_features)
+        # φ: the user's exported network (kept out of the state dict: the run names its file) or the shipped one
+        self.external = ExternalFeatures(content_features) if content_features else None
+        self.features = RandomFeatures() if self.content_weight and self.external is None else None
 
     # ------------------------------------------------------------------ players
     def updates(self) -> list[Update]:
@@ -154,8 +164,9 @@ class SuperResolution(Objective):
         pixel = PIXEL_LOSSES[self.pixel](sr, y)
         loss = self.pixel_weight * pixel
         logs = {"pixel": pixel.detach()}
-        if self.features is not None:
-            content = (self.features(sr) - self.features(y)).pow(2).mean()
+        phi = self.external.maps if self.external is not None else self.features
+        if phi is not None:
+            content = (phi(sr) - phi(y)).pow(2).mean()
             loss = loss + self.content_weight * content
             logs["content"] = content.detach()
         if self.adversarial_weight:
@@ -172,6 +183,9 @@ class SuperResolution(Objective):
     def super_resolve(self, x: Tensor) -> Tensor:
         """HR estimates in [0, 1] for LR images x."""
         return self.network.translate(x).float().clamp(0, 1)
+
+    def predict(self, x: Tensor) -> Tensor:
+        return self.super_resolve(x)
 
     @torch.no_grad()
     def evaluate(self, batches: Iterable[Batch]) -> dict[str, float]:
