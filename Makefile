@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow claims lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,17 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# Every experiment in quick mode (one worker per core), one line each: fails when one errors or its verdict
+# differs from the one its registration declares (holds, or disagrees="reason").
+claims: $(STAMP)
+	$(BIN)/dlcanon reproduce --quick --check --out reports/claims
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Every speed figure side by side in one run (minutes); regenerates docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/dlcanon bench mnist5k
+	$(BIN)/dlcanon bench mnist5k --markdown docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) runs reports

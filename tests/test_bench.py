@@ -1,6 +1,6 @@
 import pytest
 
-from dlcanon.bench import ExampleNet, PerSampleDataset, run_benchmarks, time_to_reach
+from dlcanon.bench import ExampleNet, PerSampleDataset, markdown, run_benchmarks, time_to_reach
 from dlcanon.errors import UserError
 from dlcanon.nn.summary import count_parameters
 
@@ -34,6 +34,9 @@ def test_unknown_benchmark():
 
 @pytest.mark.slow
 def test_bench_quick_smoke():
-    result = run_benchmarks(["mnist5k"], quick=True)["mnist5k"]
-    assert 0 < result["baseline"]["test_accuracy"] <= 1 and 0 < result["dlcanon"]["test_accuracy"] <= 1
-    assert result["trainer_overhead"]["bare_seconds"] > 0
+    results = run_benchmarks(["mnist5k"], quick=True, progress=False)
+    result = results["mnist5k"]
+    t = result["time_to_accuracy"]
+    assert 0 < t["baseline_accuracy"] <= 1 and 0 < t["dlcanon_accuracy"] <= 1
+    assert result["trainer_overhead"]["bare_seconds"] > 0 and len(result["threads"]) == 3
+    assert markdown(results).startswith("# Benchmarks")

@@ -62,6 +62,7 @@ MODEL_PROBES = {
     "build_progan": ({"width": "x"}, {"width": -1}),
     "build_stylegan": ({"width": "x"}, {"width": -1}),
     "build_lenet5": ({"activation": 3}, {"activation": "x"}),
+    "build_fastcnn": ({"width": "x"}, {"width": -1}),
     "build_mlp": ({"hidden": "x"}, {"activation": "x"}),
     "build_shallow": ({"units": "x"}, {"units": -1}),
     "build_nvae": ({"groups": "x"}, {"latent_channels": -1}),
@@ -132,8 +133,9 @@ def sized(model: str):
 def assert_refused(cfg, model: str) -> None:
     from dlcanon.errors import UserError
 
+    bundle = sized(model)
     with pytest.raises(UserError) as info, torch.device("meta"):  # the meta device: shapes, no memory
-        build_objective(cfg, sized(model))
+        build_objective(cfg, bundle)
     assert info.value.exit_code == 2 and "\n" not in str(info.value), str(info.value)
 
 

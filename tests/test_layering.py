@@ -22,11 +22,11 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("metrics", {"metrics"}),
     ("objectives", {"objectives"}),
     ("training", {"train", "runs", "presets"}),
-    ("tools", {"evaluate", "modelinfo", "bench", "plan"}),
+    ("tools", {"evaluate", "modelinfo", "bench", "plan", "predict"}),
     ("experiments", {"experiments"}),
     ("report", {"report"}),
     ("reproduce", {"reproduce"}),
-    ("cli", {"cli", "__main__"}),
+    ("cli", {"cli", "__main__", "listing"}),
 ]
 RANK = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
 UNITS = sorted(

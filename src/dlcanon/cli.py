@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from dlcanon.errors import Interrupted, NonFiniteLoss, UserError
+from dlcanon.listing import KINDS  # the standard library only: `--help` imports no family
 
 app = typer.Typer(
     name="dlcanon",
@@ -44,7 +45,6 @@ def _root(
     """An executable deep-learning curriculum: train, evaluate, sample and reproduce every notion."""
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-KINDS = ("models", "presets", "data", "objectives", "experiments", "activations", "losses", "optimizers", "schedules")
 
 
 def emit(obj: Any, as_json: bool, render: Any = None) -> None:
@@ -55,49 +55,32 @@ def emit(obj: Any, as_json: bool, render: Any = None) -> None:
         render()
 
 
-def _registries():
-    import dlcanon.experiments
-    import dlcanon.losses
-    import dlcanon.models
-    import dlcanon.objectives
-    import dlcanon.presets  # noqa: F401
-    from dlcanon import data  # noqa: F401
-    from dlcanon import registry as r
-
-    kinds = (r.MODELS, r.PRESETS, r.DATASETS, r.OBJECTIVES, r.EXPERIMENTS, r.ACTIVATIONS, r.LOSSES, r.OPTIMIZERS)
-    return dict(zip(KINDS, (*kinds, r.SCHEDULES), strict=True))
-
-
 @app.command("list")
 def list_cmd(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")] = "models",
     as_json: JsonOpt = False,
 ) -> None:
     """List registered names (models with their parameter count on their default data)."""
-    registries = _registries()
-    if kind not in registries:
-        raise UserError(f"list expects one of {', '.join(KINDS)}; got {kind!r}")
-    rows = [{"name": e.name, "tags": list(e.tags), "description": e.doc} for e in registries[kind]]
-    if kind == "presets":
-        for row, entry in zip(rows, registries[kind], strict=True):
-            row["model"] = entry.meta["model"]
-    if kind == "models":
-        from dlcanon.modelinfo import default_params
+    if kind not in KINDS:
+        from dlcanon.registry import suggest
 
-        for row in rows:
-            row.update(default_params(row["name"]))
+        raise UserError(f"list expects one of {', '.join(KINDS)}; got {kind!r}{suggest(kind, list(KINDS))}")
+    from dlcanon.listing import rows as listing
+
+    rows = listing(kind)  # cached by code version: no family is imported when this code has listed it before
+    from rich.markup import escape
     from rich.table import Table
 
     from dlcanon.progress import Console
 
     def render() -> None:
         table = Table(title=f"dlcanon {kind}")
-        for col in rows[0] if rows else ["name"]:
-            table.add_column(col)
+        for col in rows[0] if rows else ["name"]:  # names are typed: whole, on one line; descriptions wrap
+            table.add_column(col, no_wrap=col in ("name", "model", "data"), overflow="fold")
         for row in rows:
             table.add_row(
                 *(
-                    ", ".join(v) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) else str(v)
+                    ", ".join(v) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) else escape(str(v))
                     for v in row.values()
                 )
             )
@@ -113,11 +96,19 @@ def info(
     set_: Annotated[list[str] | None, typer.Option("--set", help="model_args.KEY=VALUE overrides.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per-layer table of a model: output shapes, parameters and FLOPs (a multiply-add counts 2)."""
-    from dlcanon.modelinfo import model_summary
+    """Per-layer table of a model (of each network, for a GAN's generator and critic): output shapes, parameters
+    and FLOPs (a multiply-add counts 2), and the recipe `dlcanon train MODEL` uses."""
+    from dlcanon.modelinfo import model_summary, recipe, recipe_line
 
     summary = model_summary(model, data=data, overrides=set_ or [])
-    emit(summary.to_dict(), as_json, lambda: _print_table(summary.to_table()))
+    default = recipe(model, data=data)
+
+    def render() -> None:
+        _print_table(summary.to_table())
+        typer.echo(recipe_line(default))
+        typer.echo(f"every field: dlcanon train {model} --print-config")
+
+    emit({**summary.to_dict(), "recipe": default}, as_json, render)
 
 
 def _print_table(table: Any) -> None:
@@ -141,18 +132,27 @@ def train(
     optimizer: Annotated[str | None, typer.Option(help="Every player's optimiser (`dlcanon list optimizers`).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     precision: Annotated[str | None, typer.Option(help="fp32, bf16 (autocast) or fp16 (CUDA, GradScaler).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Intra-op CPU threads (0: chosen by FLOPs).")] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any config field.")] = None,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config",
+            help="Print the fully resolved configuration (every player's optimiser, the model's and objective's "
+            "arguments) and exit without training or writing anything.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a preset or a model (with its preset of the same name, if any) on DATA with its objective; writes
     config.json (with every player's optimiser as built), metrics.jsonl, checkpoint.pt and summary.json."""
     from dlcanon.config import resolved, write_json
     from dlcanon.data import load_data
-    from dlcanon.runs import build_objective, check_resume, configure
+    from dlcanon.runs import budget_note, build_objective, check_resume, configure
     from dlcanon.train import Trainer
 
     cfg = configure(
@@ -168,9 +168,21 @@ def train(
         optimizer=optimizer,
         device=device,
         precision=precision,
+        threads=threads,
         seed=seed,
         compile=compile_ or None,
     )
+    if print_config:
+        from dlcanon.runs import print_config as show
+
+        bundle = load_data(cfg.data, **cfg.data_args)
+        built = build_objective(cfg, bundle)
+        built.check_data(bundle.train)
+        emit(show(cfg, bundle, built), as_json)
+        return
+    note = budget_note(cfg)
+    if note and not as_json:
+        typer.echo(note, err=True)
     if out is None:
         if resume:
             raise UserError("--resume needs the run directory: pass --out RUN_DIR")
@@ -194,7 +206,8 @@ def train(
     try:
         if trainer.dist.is_main:
             used = trainer.optimizer_settings  # every player's optimiser as built
-            ran = dataclasses.replace(cfg, device=trainer.device.type, precision=trainer.precision)  # not "auto"
+            ran = dataclasses.replace(cfg, device=trainer.device.type, precision=trainer.precision,
+                                      threads=trainer.threads)  # not "auto" or 0
             write_json(out / "config.json", resolved(ran, data_info=bundle.describe(), optimizers=used))
         summary = trainer.fit()
         summary["run_dir"] = str(out)
@@ -232,6 +245,21 @@ def eval_cmd(
 
 
 @app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A run of a classifier, segmenter or image-to-image model.")],
+    files: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, TIFF, ...) or .npy arrays.")],
+    out: Annotated[Path, typer.Option(help="Directory for the outputs and predictions.json.")] = Path("predictions"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a trained model on your own files: labels, label maps (PNG) or output images (PNG) in --out."""
+    from dlcanon.predict import predict_files
+
+    listing = predict_files(run_dir, files, out, device=device)
+    emit(listing, as_json, lambda: typer.echo(f"{len(listing['predictions'])} prediction(s) written to {out}"))
+
+
+@app.command()
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run directory of a generative model.")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
@@ -265,7 +293,7 @@ def sample(
         raise UserError(f"--mixing needs a style-based generator (stylegan); {cfg.model} has none")
     from dlcanon.evaluate import save_views
 
-    result: dict[str, Any] = {**save_views(views, out or Path(run_dir) / "samples.png"), "n": n}
+    result: dict[str, Any] = {**save_views(views, out or Path(run_dir) / "samples.png", real=bundle.test.x), "n": n}
     emit(result, as_json, lambda: typer.echo("wrote " + ", ".join(str(v) for k, v in result.items() if k != "n")))
 
 
@@ -299,7 +327,9 @@ def convsize(
 
 @app.command()
 def reproduce(
-    names: Annotated[list[str] | None, typer.Argument(help="Experiments to run (default: all).")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Experiments, or curriculum tags such as F3 (default: all).")
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),
     force: Annotated[
@@ -307,6 +337,15 @@ def reproduce(
     ] = False,
     device: Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="The seed every experiment's random draws derive from.")] = 0,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Also write the tables and verdicts as Markdown to this file.")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Worker processes, one thread each (0: one per core, at most 4).")
+    ] = 0,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail unless every verdict is the one its experiment declares.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the notes' experiments; write results.json, PNG figures and the HTML report OUT/index.html.
@@ -317,8 +356,19 @@ def reproduce(
     from dlcanon.reproduce import run_experiments
 
     report = run_experiments(
-        names or None, quick=quick, out=out, progress=True, force=force, device=device, seed=seed
+        expand_tags(names) or None, quick=quick, out=out, progress=True, force=force, device=device, seed=seed,
+        jobs=jobs,
     )
+    if markdown is not None:  # this run's tables, with the machine that ran them
+        import shlex
+
+        from dlcanon.report.machine import describe_machine
+        from dlcanon.report.markdown import write_markdown
+
+        options = [*(["--seed", str(seed)] if seed else []), *(["--device", device] if device != "auto" else [])]
+        argv = ["dlcanon", "reproduce", *(names or []), "--quick" if quick else "--full", *options, "--out", str(out)]
+        command = shlex.join([*argv, "--markdown", str(markdown)])
+        write_markdown(markdown, {"machine": describe_machine(), **report}, command=command)
 
     def render() -> None:
         typer.echo(
@@ -328,8 +378,45 @@ def reproduce(
         typer.echo(f"report: {Path(report['index']).resolve()}")
 
     emit(report, as_json, render)
+    if check:  # one line per experiment against the verdict it declares; any difference fails
+        from dlcanon.reproduce import claims_check
+
+        lines, passed = claims_check(report)
+        typer.echo("\n".join(lines), err=as_json)
+        if not passed:
+            raise typer.Exit(1)
     if report["failed"]:  # the exit status is the number of failed experiments
         raise typer.Exit(min(report["failed"], 125))
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="The results.json of a `dlcanon reproduce` run.")],
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Also write the tables and verdicts as Markdown to this file.")
+    ] = None,
+) -> None:
+    """Render the HTML report beside RESULTS again, and its Markdown with --markdown; nothing is rerun."""
+    from dlcanon.report import render_report
+    from dlcanon.report.markdown import read_report, write_markdown
+
+    report = read_report(results)
+    typer.echo(f"report: {render_report(results.parent, report).resolve()}")
+    if markdown is not None:
+        write_markdown(markdown, report, command=f"dlcanon report {results} --markdown {markdown}")
+        typer.echo(f"markdown: {markdown}")
+
+
+def expand_tags(names: list[str] | None) -> list[str]:
+    """Experiment names, with a curriculum tag (F3, G7) standing for every experiment tagged with it."""
+    import dlcanon.experiments  # noqa: F401
+    from dlcanon.registry import EXPERIMENTS
+
+    out: list[str] = []
+    for name in names or []:
+        tagged = [e.name for e in EXPERIMENTS if name in e.tags] if name not in EXPERIMENTS else []
+        out += [n for n in tagged or [name] if n not in out]  # an unknown name is reproduce's to refuse
+    return out
 
 
 @app.command()
@@ -417,7 +504,7 @@ def check_equivariance(
 def main() -> None:
     """Entry point: user mistakes exit 2 with one line; Ctrl-C exits 130 after saving; NaN exits 1."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns, not raises, the status of an Exit (130: Ctrl-C)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -436,3 +523,7 @@ def main() -> None:
         if message:  # empty when the help was shown for a bare `dlcanon`
             typer.echo(f"error: {message} (see --help)", err=True)
         sys.exit(getattr(exc, "exit_code", 2))
+    if isinstance(code, int) and code:
+        if code == 130:
+            typer.echo("stopped: interrupted", err=True)
+        sys.exit(code)

@@ -53,10 +53,15 @@ class TrainConfig:
     channels_last: bool = True
     seed: int = 0
     deterministic: bool = False
+    threads: int = 0  # intra-op CPU threads; 0 (auto): chosen from the model's FLOPs per batch
     eval_batch_size: int = 1000
     eval_every: int = 1  # epochs; 0 evaluates only at the end
     log_every: int = 50  # steps
-    checkpoint_every: int = 0  # steps; 0 writes a checkpoint at the end (and on Ctrl-C) only
+    # checkpoints: every `checkpoint_every` steps (0: at the end of each epoch) or once `checkpoint_minutes` of
+    # wall time have passed since the last one (0: no timer), whichever comes first; also at the end and on
+    # Ctrl-C. Each replaces the last atomically; the clock changes when they are written, never the weights.
+    checkpoint_every: int = 0  # steps; 0: each epoch
+    checkpoint_minutes: float = 5.0  # minutes of wall time; 0: off
     tensorboard: bool = True
     model_args: dict[str, Any] = field(default_factory=dict)
     objective_args: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +79,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "accumulate", "eval_batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be a positive integer; got {getattr(self, name)}")
-        for name in ("steps", "eval_every", "checkpoint_every", "step_size"):
+        for name in ("steps", "eval_every", "checkpoint_every", "step_size", "threads"):
             if getattr(self, name) < 0:
                 value = getattr(self, name)
                 raise UserError(f"{name} must be 0 (off, or the default) or a positive integer; got {value}")
@@ -82,6 +87,8 @@ class TrainConfig:
             raise UserError(f"warmup is a fraction of the run's steps in [0, 1]; got {self.warmup}")
         if not 0 < self.gamma <= 1:
             raise UserError(f"gamma, the step schedule's decay factor, must lie in (0, 1]; got {self.gamma}")
+        if not 0 <= self.checkpoint_minutes < float("inf"):
+            raise UserError(f"checkpoint_minutes must be 0 (off) or a positive number; got {self.checkpoint_minutes}")
         if self.grad_clip < 0:
             raise UserError(f"grad_clip must be 0 (off) or a positive gradient norm; got {self.grad_clip}")
         if not 0 <= self.ema < 1:

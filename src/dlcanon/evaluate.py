@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from dlcanon.data import DeviceLoader
-from dlcanon.objectives.views import Grid, Points, View
+from dlcanon.objectives.views import Grid, Points, View, points_figure
 from dlcanon.runs import load_run
 from dlcanon.runtime import autocast, resolve_precision, select_device
 
@@ -50,9 +51,10 @@ def view_paths(names: Iterable[str], path: Path) -> dict[str, Path]:
     return {name: path if name == "samples" else path.with_name(f"{path.stem}-{name}.png") for name in names}
 
 
-def save_views(views: dict[str, View], path: Path) -> dict[str, str]:
-    """Save every view an objective declared (`Objective.views`): grids and figures as PNGs, points as a scatter."""
-    from dlcanon.plots import figure, save_figure, save_image_grid
+def save_views(views: dict[str, View], path: Path, *, real: Tensor | None = None) -> dict[str, str]:
+    """Save every view an objective declared (`Objective.views`): grids and figures as PNGs, points as a scatter
+    over the `real` data (2-D points) on equal axes."""
+    from dlcanon.plots import save_figure, save_image_grid
 
     saved = {}
     for name, target in view_paths(views, Path(path)).items():
@@ -60,9 +62,7 @@ def save_views(views: dict[str, View], path: Path) -> dict[str, str]:
         if isinstance(view, Grid):
             saved[name] = save_image_grid(view.images, target, nrow=view.nrow)
         elif isinstance(view, Points):
-            fig, (ax,) = figure()
-            ax.scatter(*view.xy.float().cpu().T, s=2)
-            saved[name] = save_figure(fig, target)
+            saved[name] = save_figure(points_figure(view.xy, real), target)
         else:
             saved[name] = save_figure(view.figure, target)
     return {name: str(p) for name, p in saved.items()}

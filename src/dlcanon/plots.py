@@ -8,13 +8,18 @@ no GUI backend is chosen or switched, and a notebook keeps its own), and the hou
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
 import matplotlib.image
 import torch
+from matplotlib.axis import Axis
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 STYLE = {
     "figure.dpi": 110,
@@ -40,19 +45,87 @@ def figure(ncols: int = 1, *, nrows: int = 1, width: float = 4.2, height: float 
     return fig, list(axes.flat)
 
 
+def renderer(fig: Figure) -> RendererBase:
+    """A renderer of `fig` after one full draw, so every text has its final (laid-out) position."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    with style():
+        canvas.draw()
+    return canvas.get_renderer()
+
+
+def _drawn_texts(fig: Figure) -> list[Text]:
+    """Every non-empty visible text the figure draws: titles, labels, legends, annotations and the tick labels
+    of ticks inside the view (an axis keeps labels of ticks it does not draw)."""
+    tick_labels = {id(lab) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+                   for tick in axis.majorTicks + axis.minorTicks for lab in (tick.label1, tick.label2)}  # fmt: skip
+    drawn = [t for t in fig.findobj(Text) if id(t) not in tick_labels and t.get_visible() and t.get_text().strip()]
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_visible():
+                drawn += [lab for tick in Axis._update_ticks(axis) for lab in (tick.label1, tick.label2)
+                          if lab.get_visible() and lab.get_text().strip()]  # fmt: skip
+    return drawn
+
+
+def text_outside(fig: Figure, *, tolerance: float = 1.0) -> list[str]:
+    """The texts whose rendered box (pixels) extends more than `tolerance` pixels beyond the figure's box:
+    a title or label that the saved PNG would cut off."""
+    r = renderer(fig)
+    frame = fig.bbox
+    out = []
+    for t in _drawn_texts(fig):
+        box = t.get_window_extent(r)
+        if (box.x0 < frame.x0 - tolerance or box.y0 < frame.y0 - tolerance or box.x1 > frame.x1 + tolerance
+                or box.y1 > frame.y1 + tolerance):  # fmt: skip
+            out.append(t.get_text())
+    return out
+
+
+def wrap_titles(fig: Figure) -> None:
+    """Break every axes title (and the suptitle) wider than its axes (the figure) into lines that fit."""
+    r = renderer(fig)
+    pairs = [(ax.title, ax.get_window_extent(r).width) for ax in fig.axes]
+    if fig._suptitle is not None:
+        pairs.append((fig._suptitle, fig.bbox.width))
+    for title, room in pairs:
+        text = title.get_text().replace("\n", " ")
+        width = title.get_window_extent(r).width
+        if text and width > room:
+            chars = max(8, int(len(text) * room / width) - 1)
+            title.set_text(textwrap.fill(text, chars, break_long_words=False))
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Save `fig` as a PNG in the house style; axes that show an image lose the grid, which would cross its pixels."""
+    """Save `fig` as a PNG in the house style; axes that show an image lose the grid, which would cross its pixels.
+
+    Titles wider than their axes are wrapped; if any text would still extend beyond the figure (an annotation
+    at the edge, a long label), the PNG is enlarged to the box of everything drawn, so no text is clipped."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for ax in fig.axes:
         if ax.images:
             ax.grid(False)
+    wrap_titles(fig)
+    tight = {"bbox_inches": "tight", "pad_inches": 0.05} if text_outside(fig) else {}
     with style():
-        fig.savefig(path)
+        fig.savefig(path, **tight)
     if fig.canvas.manager is not None:  # a pyplot figure: release it from pyplot's registry
         import matplotlib.pyplot as plt
 
         plt.close(fig)
     return path
+
+
+def label_column(ax, points: list[tuple[str, float, float]], *, fontsize: float = 6.0) -> None:
+    """Name each point (name, x, y) in a column right of `ax`, in the order of y, joined to its point by a thin
+    leader line: the labels are evenly spaced, so none overlaps another however close the points lie."""
+    order = sorted(points, key=lambda p: p[2])
+    for i, (name, x, y) in enumerate(order):
+        ax.annotate(
+            name, (x, y), xytext=(1.04, (i + 0.5) / len(order)), textcoords="axes fraction", fontsize=fontsize,
+            va="center", arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey", "alpha": 0.6},
+        )  # fmt: skip
 
 
 def image_grid(images: torch.Tensor, *, nrow: int | None = None, pad: int = 1) -> torch.Tensor:

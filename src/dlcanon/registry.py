@@ -49,10 +49,14 @@ class Registry:
 
     def entry(self, name: str) -> Entry:
         if name not in self._entries:
-            close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(self.names())}"
-            raise UserError(f"unknown {self.kind} {name!r}{hint}")
+            raise UserError(f"unknown {self.kind} {name!r}{suggest(name, self.names(), listing=self.listing)}")
         return self._entries[name]
+
+    @property
+    def listing(self) -> str:
+        """The command that lists every name: `dlcanon list data`, `dlcanon list losses`, ..."""
+        plural = {"dataset": "data", "loss": "losses"}.get(self.kind, f"{self.kind}s")
+        return f"dlcanon list {plural}"
 
     def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         return self.entry(name).builder(*args, **kwargs)
@@ -68,6 +72,17 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def suggest(name: str, known: list[str], *, listing: str = "", few: int = 12) -> str:
+    """The tail of an unknown name's error: close matches ("; did you mean a, b?"), else the known names when
+    they are few, or the command that lists them (an unknown dataset must not print all forty)."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {', '.join(close)}?"
+    if len(known) <= few or not listing:
+        return f"; known: {', '.join(known)}"
+    return f"; `{listing}` shows all {len(known)}"
 
 
 MODELS = Registry("model")

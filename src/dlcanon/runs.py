@@ -99,8 +99,39 @@ def matches(value: Any, hint: Any) -> bool:
     return True
 
 
+def accepted(builder: Any) -> set[str] | None:
+    """The keyword arguments a builder takes (with those of the class it passes **kwargs on to, by its return
+    annotation), or None when it passes them on to something it does not declare."""
+    fn = builder.func if isinstance(builder, functools.partial) else builder
+    fn = fn.__init__ if isinstance(fn, type) else fn
+    params = inspect.signature(fn).parameters
+    names = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        target = declared_return(fn)
+        if target is None or any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
+            return None
+        names |= set(inspect.signature(target).parameters)
+    positional = list(params)[:2] if not isinstance(builder, type) else []  # (input_shape, num_classes), (network)
+    return names - {"self", *positional}
+
+
+def declared_return(fn: Any) -> Any:
+    try:
+        target = typing.get_type_hints(fn).get("return")
+    except (NameError, TypeError):
+        return None
+    return target.__init__ if isinstance(target, type) else None
+
+
 def check_arguments(what: str, builder: Any, args: dict[str, Any]) -> None:
-    """A UserError for an argument whose value is not of its declared type (before the builder runs)."""
+    """A UserError for an argument the builder does not take (naming those it does) or whose value is not of its
+    declared type (before the builder runs)."""
+    known = accepted(builder)
+    for key in args:
+        if known is not None and key not in known:
+            from dlcanon.registry import suggest
+
+            raise UserError(f"{what} takes no argument {key!r}{suggest(key, sorted(known), few=100)}")
     hints = declared(builder)
     for key, value in args.items():
         if key in hints and not matches(value, hints[key]):
@@ -143,17 +174,27 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise UserError(f"expected a run directory with config.json; {run_dir} has none")
-    return json.loads(path.read_text())
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} cannot be read as JSON ({' '.join(str(exc).split())})") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"{path} holds a JSON {type(saved).__name__}; expected a run's configuration (an object)")
+    return saved
 
 
-def load_config(run_dir: Path) -> TrainConfig:
-    return TrainConfig.from_dict(saved_config(run_dir))
+def load_config(run_dir: Path, saved: dict[str, Any] | None = None) -> TrainConfig:
+    """The run's TrainConfig (from `saved`, its config.json, when given); a malformed one is a UserError."""
+    try:
+        return TrainConfig.from_dict(saved_config(run_dir) if saved is None else saved)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{Path(run_dir) / 'config.json'} is not a run's configuration ({exc})") from None
 
 
 # settings a resumed run may change: where and how fast it runs, what it logs; nothing it computes
 RESUMABLE_CHANGES = frozenset(
     {"device", "compile", "precision", "deterministic", "tensorboard", "log_every", "eval_every", "eval_batch_size",
-     "checkpoint_every"}
+     "checkpoint_every", "checkpoint_minutes", "threads"}
 )  # fmt: skip
 
 
@@ -178,7 +219,7 @@ def load_run(
 ) -> tuple[TrainConfig, DataBundle, Objective]:
     """Rebuild a run's objective with its final weights (the EMA weights when the run kept an EMA)."""
     saved = saved_config(run_dir)
-    cfg = TrainConfig.from_dict(saved)
+    cfg = load_config(run_dir, saved)
     bundle = load_data(data or cfg.data, **cfg.data_args)
     trained_on = saved.get("data_info", {}).get("input_shape")
     if trained_on is not None and tuple(trained_on) != bundle.input_shape:
@@ -197,7 +238,58 @@ def load_run(
         else:
             weights = state["objective"]
         objective.load_state_dict(weights)
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:  # another model's or program's
         detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
         raise UserError(f"{path} does not fit {cfg.model} on {bundle.name} ({detail})") from None
     return cfg, bundle, objective.to(torch.device(device)).eval()
+
+
+def builder_defaults(builder: Any) -> dict[str, Any]:
+    """The keyword arguments a builder (or the class it returns, for **kwargs passed on) takes, with their
+    defaults: what `--print-config` shows beside the values a preset or `--set` gives."""
+    fn = builder.func if isinstance(builder, functools.partial) else builder
+    fns = [fn.__init__ if isinstance(fn, type) else fn]
+    target = typing.get_type_hints(fns[0]).get("return") if not isinstance(fn, type) else None
+    if isinstance(target, type) and any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fns[0]).parameters.values()):
+        fns.insert(0, target.__init__)
+    defaults: dict[str, Any] = {}
+    for f in fns:
+        for name, p in inspect.signature(f).parameters.items():
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty:
+                defaults[name] = p.default
+    if isinstance(builder, functools.partial):
+        defaults |= builder.keywords
+    return defaults
+
+
+def print_config(cfg: TrainConfig, data: DataBundle, objective: Objective) -> dict[str, Any]:
+    """The fully resolved configuration a run of `cfg` would start from: every field, every player's optimiser
+    as it would be built, and the model's and objective's arguments with their defaults filled in."""
+    from dlcanon.config import resolved
+    from dlcanon.train import player_settings
+
+    model_args = builder_defaults(MODELS.entry(cfg.model).builder) | cfg.model_args
+    # an objective's argument as the built objective keeps it (n_critic = None resolves to the loss's own count),
+    # else as given; arguments it neither keeps nor was given (a builder's fixed `loss`) are left out
+    kept = vars(objective)
+    arguments = builder_defaults(OBJECTIVES.entry(cfg.objective).builder)
+    objective_args = {k: kept[k] for k in arguments if k in kept and not isinstance(kept[k], torch.Tensor)}
+    objective_args |= cfg.objective_args
+    players = player_settings(cfg, objective.updates())
+    return resolved(
+        cfg, model_args=model_args, objective_args=objective_args, optimizers=players, data_info=data.describe()
+    )
+
+
+def budget_note(cfg: TrainConfig) -> str | None:
+    """A one-line note when `cfg` trains for less than its preset does (its results will be the weaker)."""
+    if not cfg.preset:
+        return None
+    recipe = presets.get(cfg.preset).config(data=cfg.data)
+    if recipe.steps and cfg.steps and cfg.steps < recipe.steps:
+        budget, full = f"{cfg.steps:,} steps", f"{recipe.steps:,}"
+    elif not recipe.steps and not cfg.steps and cfg.epochs < recipe.epochs:
+        budget, full = f"{cfg.epochs} epochs", f"{recipe.epochs}"
+    else:
+        return None
+    return f"note: {budget}, below preset {cfg.preset}'s {full}: expect weaker results than the preset reaches"

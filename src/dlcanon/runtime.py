@@ -1,4 +1,4 @@
-"""Where and how numbers are computed: device, precision, autocast and seeding.
+"""Where and how numbers are computed: device, precision, autocast, seeding and intra-op threads.
 
 One module for the trainer, evaluation, benchmarks and experiments, so the mapping from a precision name to an
 autocast context exists once.
@@ -7,8 +7,11 @@ autocast context exists once.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from dlcanon.errors import UserError
 
@@ -53,3 +56,41 @@ def seed_everything(seed: int, *, deterministic: bool) -> None:
     if deterministic:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+
+
+# forward FLOPs of one training batch that keep one more intra-op thread busy enough to pay for waking it
+THREAD_WORK = 2e8
+
+
+def choose_threads(flops_per_step: float, available: int, *, work_per_thread: float = THREAD_WORK) -> int:
+    """Intra-op threads for a model whose forward pass over one batch costs `flops_per_step`:
+    n = clamp(⌊flops_per_step / work_per_thread⌋, 1, available).
+
+    An op is split between threads, and each thread must be woken and joined: with a few million multiply-adds
+    per op (an MLP, LeNet-5 at batch 64) that costs more than the second core saves, many times more on a busy
+    machine; a CIFAR ResNet's convolutions (GFLOPs per batch) use every core."""
+    return max(1, min(available, int(flops_per_step // work_per_thread)))
+
+
+def forward_flops(fn: Callable[[], object]) -> int:
+    """FLOPs (a multiply-add counts 2) of the matrix products and convolutions `fn()` runs, on a fork of the
+    random generators, so the caller's random stream is left as it was. Counted by a dispatch mode reading
+    PyTorch's own per-op formulas (FlopCounterMode's module hooks refuse objectives that call autograd.grad)."""
+    with torch.random.fork_rng(devices=[]), _FlopCount() as counter:
+        fn()
+    return counter.total
+
+
+class _FlopCount(TorchDispatchMode):
+    """Adds up `torch.utils.flop_counter.flop_registry`'s count of every op it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += int(count(*args, **(kwargs or {}), out_val=out))
+        return out

@@ -10,7 +10,9 @@ final weights, Ctrl-C and NaN handling. Every player's optimiser comes from the 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import os
 import signal
 import threading
 import time
@@ -31,7 +33,7 @@ from dlcanon.errors import Interrupted, NonFiniteLoss, UserError
 from dlcanon.objectives.base import Objective, Update
 from dlcanon.optim import make_optimizer, run_settings, used
 from dlcanon.progress import progress_bar
-from dlcanon.runtime import autocast, resolve_precision, select_device
+from dlcanon.runtime import autocast, choose_threads, forward_flops, resolve_precision, select_device
 from dlcanon.schedules import schedule
 
 
@@ -43,6 +45,15 @@ def player_settings(cfg: TrainConfig, updates: list[Update]) -> dict[str, dict[s
         raise UserError(f"players: this objective's players are {', '.join(names) or 'none'}; got {', '.join(unknown)}")
     base = run_settings(cfg)
     return {name: used(base | cfg.players.get(name, {})) for name in names}
+
+
+def logged_by(line: str, step: int) -> bool:
+    """Whether a metrics.jsonl line is a record of a step ≤ `step` (a line torn by a kill is not)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step
 
 
 class Trainer:
@@ -134,11 +145,31 @@ class Trainer:
             )
         if cfg.compile:
             self.runner = torch.compile(self.runner)
+        self.threads = self.choose_threads()  # recorded in config.json and the summary
         self.step = 0
         self.seconds = 0.0
+        # train values summed since the last log record, saved with the checkpoint: a run resumed from a
+        # checkpoint between two log steps logs the same averages as one never stopped
+        self.log_sums: dict[str, torch.Tensor] = {}
+        self.log_count = 0
+        self.last_save = time.monotonic()  # wall clock of the last checkpoint (checkpoint_minutes)
         self.history: list[dict[str, Any]] = []
         self._writer = None
         self._stop_requested = False
+        # a --resume's checkpoint is read now, before the caller writes anything: an unreadable or foreign
+        # file is a UserError that leaves the run directory as it was
+        self.resume_state = self.read_checkpoint() if resume else None
+
+    def choose_threads(self) -> int:
+        """`threads`, or (0: auto) on the CPU as many intra-op threads as one batch's forward FLOPs pay for
+        (`runtime.choose_threads`), never more than the process has (`torch.get_num_threads()`, which
+        OMP_NUM_THREADS or a caller sets). The FLOPs are counted on a copy of the objective, on a fork of the
+        random generators: the run's random stream and weights are those of a run given the same count."""
+        available = torch.get_num_threads()
+        if self.cfg.threads or self.device.type != "cpu" or not self.updates or available == 1:
+            return self.cfg.threads or available  # nothing to choose: no FLOPs are counted
+        probe, batch = copy.deepcopy(self.objective), next(self.train_loader.epoch(0))
+        return choose_threads(forward_flops(lambda: probe(batch, self.updates[0].name)), available)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         """First Ctrl-C: finish the current step, save, stop. Second: stop at once."""
@@ -205,6 +236,8 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(self.out_dir), purge_step=self.step or None)
+            config = json.dumps(self.cfg.to_dict() | {"optimizers": self.optimizer_settings}, indent=2, default=str)
+            self._writer.add_text("config", f"```json\n{config}\n```", self.step)  # the run's hyper-parameters
         return self._writer
 
     def log(self, record: dict[str, Any]) -> None:
@@ -217,6 +250,19 @@ class Trainer:
             for key, value in record.items():
                 if key not in ("step", "epoch") and isinstance(value, int | float):
                     self.writer.add_scalar(key, value, self.step)
+            if any(key.startswith("test_") for key in record):  # an evaluation: the objective's pictures too
+                self.log_views()
+
+    def log_views(self, n: int = 64) -> None:
+        """The objective's declared views (a generative model's samples, reconstructions, ...) as TensorBoard
+        images, drawn on a forked RNG so that logging changes nothing the run computes."""
+        from dlcanon.objectives.views import view_pixels
+
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self.evaluating() as model:
+            views = model.views(self.data.test, n)
+        for name, view in views.items():
+            self.writer.add_image(f"views/{name}", view_pixels(view, self.data.test.x), self.step, dataformats="HWC")
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -230,6 +276,7 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(),
             "history": self.history,
             "config": self.cfg.to_dict(),
+            "log_pending": {"sums": self.log_sums, "count": self.log_count},
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
@@ -251,26 +298,44 @@ class Trainer:
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.step, self.seconds, self.history = state["step"], state["seconds"], list(state["history"])
+        pending = state.get("log_pending", {})  # absent from checkpoints written at log steps only
+        self.log_sums, self.log_count = dict(pending.get("sums", {})), int(pending.get("count", 0))
 
     def save(self) -> None:
         if self.out_dir is not None:
             checkpoint.save_atomic(self.state_dict(), self.out_dir / "checkpoint.pt")
+        self.last_save = time.monotonic()
 
-    def try_resume(self) -> None:
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        """The run directory's checkpoint (None when it has none); UserError when unreadable or foreign."""
         path = None if self.run_dir is None else self.run_dir / "checkpoint.pt"
         if path is None or not path.exists():
+            return None
+        return checkpoint.load(path, map_location=self.device)
+
+    def try_resume(self) -> None:
+        if self.resume_state is None:
             return
+        path, state, self.resume_state = self.run_dir / "checkpoint.pt", self.resume_state, None
         try:
-            self.load_state_dict(checkpoint.load(path, map_location=self.device))
-        except (KeyError, RuntimeError, ValueError) as exc:  # another version's or another model's checkpoint
+            step = state["step"]
+            if not isinstance(step, int) or not 0 <= step <= self.total_steps:
+                raise ValueError(f"step {step!r} is not in 0..{self.total_steps}")
+            if not isinstance(state["history"], list) or not all(isinstance(r, dict) for r in state["history"]):
+                raise ValueError("its history is not a list of records")
+            self.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            # another version's, another model's or another program's checkpoint
             detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
             raise UserError(f"{path} does not fit this run ({detail}); train into another --out") from None
         metrics = path.parent / "metrics.jsonl"
         if (
             self.out_dir is not None and metrics.exists()
         ):  # drop records logged after the checkpoint: the resumed run logs them again
-            kept = [ln for ln in metrics.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
-            metrics.write_text("".join(ln + "\n" for ln in kept))
+            kept = [ln for ln in metrics.read_text(errors="replace").splitlines() if logged_by(ln, self.step)]
+            tmp = metrics.with_name(f".{metrics.name}.tmp")
+            tmp.write_text("".join(ln + "\n" for ln in kept))
+            os.replace(tmp, metrics)
 
     # ------------------------------------------------------------------ the loop
     def train_step(self, stream: Iterator, nonfinite: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -330,9 +395,18 @@ class Trainer:
         epoch, within = divmod(step, self.steps_per_epoch)
         if last or (within == 0 and cfg.eval_every and epoch % cfg.eval_every == 0):
             due.add("eval")
-        if last or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+        if last or step % (cfg.checkpoint_every or self.steps_per_epoch) == 0 or self.checkpoint_overdue():
             due.add("checkpoint")
         return due
+
+    def checkpoint_overdue(self) -> bool:
+        """`checkpoint_minutes` of wall time have passed since the last checkpoint (0: never).
+
+        The clock decides only when a checkpoint is written, never what a step computes: a checkpoint reads
+        no random numbers and writes no log record, so the weights at every step are the same with or
+        without it, and a run resumed from any checkpoint goes on exactly as the uninterrupted one."""
+        minutes = self.cfg.checkpoint_minutes
+        return self.out_dir is not None and minutes > 0 and time.monotonic() - self.last_save >= 60 * minutes
 
     def fit(self) -> dict[str, Any]:
         if self.resume:
@@ -342,12 +416,13 @@ class Trainer:
             self.take_snapshot()
         self.objective.train()
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
-        sums: dict[str, torch.Tensor] = {}
-        count = 0
+        self.last_save = time.monotonic()
         stream = self.batches(self.step * self.batches_per_step)
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main_thread else None
         bar = progress_bar(self.total_steps, "train", enabled=self.show_progress, completed=self.step)
+        available = torch.get_num_threads()  # restored below
+        torch.set_num_threads(self.threads)
         try:
             with bar:
                 tick = time.perf_counter()
@@ -356,25 +431,25 @@ class Trainer:
                     self.step += 1
                     tick += self.take_snapshot()  # snapshot time is not training time
                     for k, v in logs.items():
-                        sums[k] = sums.get(k, 0.0) + v.float()
-                    count += 1
+                        self.log_sums[k] = self.log_sums.get(k, 0.0) + v.float()
+                    self.log_count += 1
                     due = self.due()
                     if not (due or self._stop_requested):
                         continue
                     if bool(nonfinite):  # checked before anything is saved: a checkpoint is always good
                         raise NonFiniteLoss(f"the loss became NaN or infinite before step {self.step}")
                     self.seconds += time.perf_counter() - tick
-                    if due:
-                        record = {k: float(v) / count for k, v in sums.items()}
+                    if due & {"log", "eval"}:  # a checkpoint alone writes no record: records never depend on time
+                        record = {k: float(v) / self.log_count for k, v in self.log_sums.items()}
                         record.update(lr=self.schedulers[0].get_last_lr()[0], seconds=self.seconds)
                         if "eval" in due:
                             record.update(self.evaluate())
                             self.history.append(dict(record, step=self.step))
                         self.log(record)
                         bar.update(self.step, record)
-                        sums, count = {}, 0
-                        if "checkpoint" in due:
-                            self.save()
+                        self.log_sums, self.log_count = {}, 0
+                    if "checkpoint" in due:
+                        self.save()
                     if self._stop_requested:  # Ctrl-C: stop at this step boundary, with a checkpoint
                         if "checkpoint" not in due:
                             self.save()
@@ -385,6 +460,7 @@ class Trainer:
                 self.log(self.history[-1])
                 self.save()
         finally:
+            torch.set_num_threads(available)
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             if self._writer is not None:
@@ -412,6 +488,7 @@ class Trainer:
             "epochs": self.epochs,
             "device": str(self.device),
             "precision": self.precision,
+            "threads": self.threads,
             "world_size": self.dist.world_size,
             "metrics": metrics,
         }

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.data.imagefile import open_checked
 from dlcanon.data.npz import load_npz
 from dlcanon.data.pairfolder import load_ab, load_pairs
 from dlcanon.data.segfolder import load_segfolder
@@ -106,6 +107,8 @@ def _idx_pair(images: Path, labels: Path, num_classes: int) -> Split:
         raise UserError(f"{labels}: {label_dims[0]} labels, but {images} holds {image_dims[0]} images")
     if image_dims[0] == 0:
         raise UserError(f"{images}: holds no images")
+    if 0 in image_dims[1:]:
+        raise UserError(f"{images}: images of {image_dims[1]}×{image_dims[2]} pixels; expected at least 1×1")
     y = _idx_data(labels, label_dims, label_head)
     _check_labels(y, num_classes, labels)
     x = _idx_data(images, image_dims, image_head)
@@ -208,12 +211,13 @@ def _read_images(files: Sequence[Path]) -> torch.Tensor:
 
     out, first = None, None
     for i, f in enumerate(files):
+        stream = open_checked(f)
         try:
-            a = to_chw(imread(f), name=str(f))
+            a = to_chw(imread(stream), name=str(f))
         except UserError:
             raise
         except Exception as e:  # any decoder failure: corrupt or unreadable image
-            raise UserError(f"{f}: cannot read image ({e})") from e
+            raise UserError(f"{f}: cannot read image ({' '.join(str(e).split())})") from e
         if out is None:
             out, first = np.empty((len(files), *a.shape), np.float32), f
         elif a.shape != out.shape[1:]:

@@ -1,6 +1,7 @@
 """.npz archives as `npz:PATH`: inputs of every kind (points, signals, images, volumes) and targets of every
-kind (class labels, label maps, paired images, regression targets). Read with allow_pickle=False: nothing is
-unpickled; a malformed archive is a `UserError` naming the file.
+kind (class labels, label maps, paired images, regression targets). Read by `npyfile`: nothing is unpickled,
+declared sizes are checked against the file before anything is allocated, and a malformed archive is a
+`UserError` naming the file.
 """
 
 from __future__ import annotations
@@ -9,45 +10,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from numpy.lib.npyio import NpzFile
 
 from dlcanon.data.base import KINDS, TARGET_KINDS, DataBundle, Split, Target
+from dlcanon.data.npyfile import load_npz as load_npz_arrays
 from dlcanon.data.sources import stratified_split
 from dlcanon.errors import UserError
 
 
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read with allow_pickle=False: object arrays are refused, not unpickled."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    with open(path, "rb") as fh:  # our handle: closed even when np.load fails half-way
-        try:
-            archive = np.load(fh, allow_pickle=False)
-        except ValueError as e:  # np.load's answer to a pickle file under allow_pickle=False
-            raise UserError(f"{path}: not an .npz archive (pickled or unknown data is refused: {e})") from e
-        except Exception as e:
-            raise UserError(f"{path}: cannot read as .npz ({e})") from e
-        if not isinstance(archive, NpzFile):
-            raise UserError(f"{path}: holds a single array; expected an .npz archive with x and y")
-        with archive:
-            return {key: _npz_member(archive, key, path) for key in archive.files}
+    """Every array of the archive, sizes checked before reading (`npyfile`): object arrays are refused."""
+    return {key: _npz_member(a, key, path) for key, a in load_npz_arrays(path).items()}
 
 
-def _npz_member(archive: NpzFile, key: str, path: Path) -> np.ndarray:
-    try:
-        a = archive[key]
-    except ValueError as e:  # object arrays need pickle: refused
-        raise UserError(f"{path}: array {key!r} holds Python objects (pickle), refused: {e}") from e
-    except Exception as e:
-        raise UserError(f"{path}: array {key!r} is corrupt ({e})") from e
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise UserError(f"{path}: array {key!r} has dtype {a.dtype}; expected numbers")
+def _npz_member(a: np.ndarray, key: str, path: Path) -> np.ndarray:
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == np.bool_):
+        raise UserError(f"{path}: array {key!r} has dtype {a.dtype}; expected integers, floats or booleans")
     return a
 
 
 def _npz_x(x: np.ndarray, kind: str, path: Path, key: str) -> torch.Tensor:
     """Images: uint8 → /255; (N, H, W) → (N, 1, H, W); (N, H, W, C) with C ∈ {1, 3} → (N, C, H, W).
-    Volumes: uint8 → /255; (N, D, H, W) → (N, 1, D, H, W). Float images and volumes must lie in [0, 1]."""
+    Volumes: uint8 → /255; (N, D, H, W) → (N, 1, D, H, W). Float images and volumes must lie in [0, 1]; no
+    input may hold NaN or ±∞."""
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise UserError(f"{path}: {key!r} holds NaN or infinite values")
     if kind in ("image", "volume"):
         rank = 4 if kind == "image" else 5
         if x.ndim == rank - 1:
@@ -124,6 +110,8 @@ def load_npz(
             raise UserError(f"{path}: 'x' has shape {x.shape}; expected (N, ...) with features")
         if y is not None and y.shape[:1] != x.shape[:1]:
             raise UserError(f"{path}: 'y' has shape {y.shape}; expected ({len(x)},)")
+        if y is not None and np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+            raise UserError(f"{path}: 'y' holds NaN or infinite values")
         if not 0 <= test_fraction < 1:
             raise UserError(f"npz: test_fraction must be in [0, 1); got {test_fraction}")
         n_test = round(test_fraction * len(x))
@@ -136,6 +124,9 @@ def load_npz(
     else:
         raise UserError(f"{path}: expected arrays x, y or x_train, y_train, x_test, y_test; found {sorted(a)}")
     x0 = parts[0][0]
+    if kind is None and x0.ndim > 5:
+        raise UserError(f"{path}: x has shape {x0.shape}; expected (N, d) points, (N, C, L) signals, "
+                        "(N, C, H, W) images or (N, C, D, H, W) volumes")  # fmt: skip
     if kind is None:
         image = x0.ndim == 4 or (x0.ndim == 3 and x0.dtype == np.uint8)
         kind = "volume" if x0.ndim == 5 else "image" if image else "signal" if x0.ndim == 3 else "points"
@@ -149,6 +140,8 @@ def load_npz(
         if y is not None and resolved == "none":  # the train split's y decides; the test split must agree
             resolved = _npz_target_kind(y, xt, target)
         splits.append(Split(xt, None if y is None else _npz_y(y, len(x), resolved, kind, path, ky)))
+    if len(splits[0].x) == 0:
+        raise UserError(f"{path}: holds no training samples")
     if splits[0].x.shape[1:] != splits[1].x.shape[1:]:
         raise UserError(
             f"{path}: train samples are {tuple(splits[0].x.shape[1:])}, test {tuple(splits[1].x.shape[1:])}"

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.data.imagefile import open_checked
 from dlcanon.errors import UserError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -22,14 +23,15 @@ SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 def read_image(path: Path) -> np.ndarray:
     """(C, H, W) float32 in [0, 1] from an image file; UserError if PIL cannot read it."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    stream = open_checked(path)
     try:
-        with Image.open(path) as im:
+        with Image.open(stream) as im:
             im = im.convert("L") if im.mode in ("L", "1", "I;16", "I", "F") else im.convert("RGB")
             a = np.asarray(im, dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as e:
-        raise UserError(f"{path}: not a readable image ({e})") from None
+    except Exception as e:  # any decoder failure: OSError, UnidentifiedImageError, SyntaxError, ValueError, ...
+        raise UserError(f"{path}: not a readable image ({' '.join(str(e).split())})") from None
     return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
 
 

@@ -2,8 +2,8 @@
 PATH/train/{images,masks} and PATH/test/{images,masks}); PNG, TIFF or .npy files.
 
 Every image needs a mask of the same (H, W) holding integer labels in 0..K−1; anything else is a one-line
-`UserError` naming the file, raised while loading, before anything trains. .npy files are read with
-allow_pickle=False.
+`UserError` naming the file, raised while loading, before anything trains. .npy files are read by
+`npyfile` (no pickles; declared sizes checked against the file).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.data.imagefile import open_checked
+from dlcanon.data.npyfile import load_npy
 from dlcanon.data.sources import to_chw
 from dlcanon.errors import UserError
 
@@ -34,12 +36,13 @@ def _files(folder: Path) -> dict[str, Path]:
 
 
 def _read(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        return load_npy(path)
+    stream = open_checked(path)
     try:
-        if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
         from skimage.io import imread
 
-        return imread(path)
+        return imread(stream)
     except Exception as e:  # any decoder failure: corrupt, unreadable or pickled
         raise UserError(f"{path}: cannot read ({' '.join(str(e).split())})") from e
 

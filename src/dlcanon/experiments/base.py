@@ -41,9 +41,15 @@ class Result:
 ExperimentFn = Callable[[Context], Result]
 
 
-def experiment(name: str, *, tags: tuple[str, ...], claim: str) -> Callable[[ExperimentFn], ExperimentFn]:
-    """Register `fn(ctx: Context) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags)."""
-    return EXPERIMENTS.register(name, tags=tags, claim=claim)
+def experiment(
+    name: str, *, tags: tuple[str, ...], claim: str, disagrees: str = ""
+) -> Callable[[ExperimentFn], ExperimentFn]:
+    """Register `fn(ctx: Context) -> Result` as experiment `name` verifying `claim` (curriculum IDs in tags).
+
+    By default the claim is expected to hold in quick mode. An experiment whose quick-mode measurement
+    disagrees with the notes says so in `disagrees`, with the reason; `dlcanon reproduce --check` fails when
+    the verdict differs from the declaration, in either direction."""
+    return EXPERIMENTS.register(name, tags=tags, claim=claim, disagrees=disagrees)
 
 
 def run_experiment(name: str, ctx: Context) -> Result:

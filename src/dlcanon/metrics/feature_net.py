@@ -60,8 +60,11 @@ def recorded(data: str) -> dict:
 
 @cache
 def load_feature_net(data: str) -> FeatureNet:
-    """The shipped metric classifier of `data` (mnist5k or digits), in eval mode, on the CPU."""
-    net = FeatureNet()
+    """The shipped metric classifier of `data` (mnist5k or digits), in eval mode, on the CPU — whatever default
+    device the caller has set (the net is cached: one built under `torch.device("meta")` would poison every later
+    use)."""
+    with torch.device("cpu"):
+        net = FeatureNet()
     with asset(f"feature_{data}.pt").open("rb") as f:
         net.load_state_dict(torch.load(f, map_location="cpu", weights_only=True))
     return net.eval().requires_grad_(False)

@@ -17,6 +17,7 @@ from dlcanon.models import (  # noqa: F401  (registrations)
     densenet,
     diffusion,
     energy,
+    fastcnn,
     ffjord,
     flows,
     gan,

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from dlcanon.models.dcgan import dcgan_init, halvings, require_square
 from dlcanon.models.gan import GANNetwork
+from dlcanon.models.progan import minibatch_std
 from dlcanon.registry import MODELS
 
 
@@ -47,22 +48,25 @@ def conv_net(in_channels: int, out_channels: int, width: int) -> nn.Sequential:
 
 
 class ScaleCritic(nn.Module):
-    """D_k: two convolutions on [l_k, up(l_{k+1})] (the second strided), flattened, a linear score."""
+    """D_k: two convolutions on [l_k, up(l_{k+1})] (the second strided), flattened, a linear score; with
+    `batch_std`, the minibatch standard deviation channel (Karras et al., 2018) enters the second convolution,
+    so the critic sees how varied the batch is and a generator that repeats one image is told apart."""
 
-    def __init__(self, in_channels: int, width: int, side: int) -> None:
+    def __init__(self, in_channels: int, width: int, side: int, *, batch_std: bool = False) -> None:
         super().__init__()
         half = (side + 1) // 2
+        self.batch_std = batch_std
+        self.first = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.2))
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(width, width, 3, stride=2, padding=1),
+            nn.Conv2d(width + batch_std, width, 3, stride=2, padding=1),
             nn.LeakyReLU(0.2),
             nn.Flatten(),
             nn.Linear(width * half * half, 1),
         )
 
     def forward(self, x: Tensor) -> Tensor:  # (N, C, side, side) -> (N,)
-        return self.net(x).squeeze(1)
+        h = self.first(x)
+        return self.net(minibatch_std(h) if self.batch_std else h).squeeze(1)
 
 
 class LAPGAN(GANNetwork):
@@ -72,7 +76,9 @@ class LAPGAN(GANNetwork):
 
     variant = "lapgan"
 
-    def __init__(self, shape: tuple[int, ...], *, latent_dim: int, width: int, data_classes: int) -> None:
+    def __init__(
+        self, shape: tuple[int, ...], *, latent_dim: int, width: int, data_classes: int, batch_std: bool = False
+    ) -> None:
         levels, s0 = halvings(shape[-1])
         c = shape[0]
         generators = [conv_net(c + 1, c, width) for _ in range(levels)]
@@ -83,8 +89,9 @@ class LAPGAN(GANNetwork):
             nn.ReLU(),
             conv_net(2 * width, c, width),
         )
-        critics = [ScaleCritic(2 * c, width, s0 * 2 ** (levels - k)) for k in range(levels)]  # finest first
-        critics.append(ScaleCritic(c, width, s0))
+        sides = [s0 * 2 ** (levels - k) for k in range(levels)]  # finest first
+        critics = [ScaleCritic(2 * c, width, side, batch_std=batch_std) for side in sides]
+        critics.append(ScaleCritic(c, width, s0, batch_std=batch_std))
         super().__init__(
             nn.ModuleList([*generators, coarse]),
             nn.ModuleList(critics),
@@ -136,12 +143,23 @@ class LAPGAN(GANNetwork):
     data="mnist5k",
 )
 def build_lapgan(
-    input_shape: tuple[int, ...], num_classes: int | None, *, latent_dim: int = 64, width: int = 32
+    input_shape: tuple[int, ...],
+    num_classes: int | None,
+    *,
+    latent_dim: int = 64,
+    width: int = 32,
+    batch_std: bool = True,
 ) -> LAPGAN:
     """LAPGAN: a conditional generator and a discriminator per pyramid level (7 → 14 → 28 on mnist5k).
 
-    620 steps of Adam 5e-4 (β = (0.5, 0.999)): 2e-4 barely moves in that budget, 1e-3 oscillates."""
+    620 steps of Adam 5e-4 (β = (0.5, 0.999)): 2e-4 barely moves in that budget, 1e-3 oscillates.
+
+    `batch_std` (default): each critic reads the minibatch standard deviation (Karras et al., 2018). Without it
+    the pyramid collapsed onto a few shapes: at width 16 after 620 steps (as `lapgan_pyramid --quick`), on 1,000
+    samples, FD 314, recall 0.03, 22% named by the metric classifier with p ≥ 0.9 in 4 classes; with it FD 65,
+    recall 0.50, 43% in 7 classes (`gan_images.scored_run`, then `scores` of 1,000 samples)."""
     require_square("lapgan", input_shape)
-    network = LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=num_classes or 0)
+    classes = num_classes or 0
+    network = LAPGAN(input_shape, latent_dim=latent_dim, width=width, data_classes=classes, batch_std=batch_std)
     dcgan_init(network)  # N(0, 0.02) weights: the coarse tanh starts unsaturated
     return network

@@ -19,8 +19,9 @@ Images are scaled from [0, 1] to [−1, 1] for the tanh generators; `sample(n)` 
 seeded noise generator and reports mode coverage on labelled 2-D data (modes = class means of the training
 split, σ = their pooled within-class standard deviation), or, on images, the Fréchet distance and
 precision/recall in the shipped metric classifier's features (or a user's exported extractor, e.g.
-Inception: `use_features`) and, for conditional networks, the classifier's accuracy on samples generated
-for the test labels.
+Inception: `use_features`), the share of samples the classifier names with probability ≥ 0.9
+(`metrics.recognisability`) and, for conditional networks, its accuracy on samples generated for the test
+labels.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dlcanon.data.base import Split
 from dlcanon.errors import UserError
 from dlcanon.metrics.feature_net import ExternalFeatures, FeatureNet, feature_net_for
 from dlcanon.metrics.generative import conditional_accuracy, mode_coverage, sample_quality
+from dlcanon.metrics.recognisability import recognisability
 from dlcanon.objectives import gan_losses as L
 from dlcanon.objectives.base import Batch, Update
 from dlcanon.objectives.gan_protocols import AdversarialNetwork, require
@@ -190,8 +192,10 @@ class GAN(Generative):
         else:
             f_real, f_fake = feature_net.features(real.cpu()), feature_net.features(fake.cpu())
         out = sample_quality(f_real, f_fake)
-        if cond is not None and isinstance(feature_net, FeatureNet):  # a classifier: it can judge the labels
-            out["conditional_accuracy"] = conditional_accuracy(feature_net(fake.cpu()).argmax(1), cond.cpu())
+        if isinstance(feature_net, FeatureNet):  # a classifier: it can judge what the samples show
+            out |= recognisability(fake, feature_net)
+            if cond is not None:
+                out["conditional_accuracy"] = conditional_accuracy(feature_net(fake.cpu()).argmax(1), cond.cpu())
         return out
 
 

@@ -103,18 +103,29 @@ class StyleGAN(GAN):
         psi = 1.0 if truncation is None else float(truncation)
         return self.draw(n, label, labels=labels, seed=seed, truncation=psi)
 
+    def latent_pair(self, n: int, seed: int) -> tuple[Tensor, Tensor]:
+        """Two batches of n latents, A and B, from a generator seeded with `seed`."""
+        device = next(self.parameters()).device
+        g = torch.Generator(device).manual_seed(seed)
+        return self.network.sample_z(n, device, generator=g), self.network.sample_z(n, device, generator=g)
+
     @torch.no_grad()
     def style_mixing(self, n: int = 5, *, seed: int = 0) -> tuple[Tensor, int]:
         """A (n + 1)² grid: row 0 sources B, column 0 sources A, cell (i, j) A_i's coarse styles with B_j's
         fine styles (Karras et al., 2019, Fig. 3); returns images and the row length."""
-        device, net = next(self.parameters()).device, self.network
-        g = torch.Generator(device).manual_seed(seed)
-        za, zb = (net.sample_z(n, device, generator=g) for _ in range(2))
+        net, (za, zb) = self.network, self.latent_pair(n, seed)
         a, b = net.generate(za), net.generate(zb)
         rows = [torch.cat([torch.full_like(a[:1], 1.0), b])]
         for i in range(n):
             rows.append(torch.cat([a[i : i + 1], net.mix(za[i : i + 1].expand(n, -1), zb)]))
         return self.unscale(torch.cat(rows)).clamp(0, 1), n + 1
+
+    @torch.no_grad()
+    def mixed_pairs(self, n: int, *, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """n sources A and B and their mixes, A's coarse styles with B's fine ones, each (n, C, H, W) in [0, 1]."""
+        net, (za, zb) = self.network, self.latent_pair(n, seed)
+        images = (net.generate(za), net.generate(zb), net.mix(za, zb))
+        return tuple(self.unscale(x).clamp(0, 1) for x in images)
 
     def views(self, split: Split, n: int, **options: Any) -> dict[str, View]:
         """Samples, and "mixing": the style-mixing grid of 5 × 5 latents."""
@@ -143,11 +154,11 @@ def build_gan(network: nn.Module, **kwargs: Any) -> GAN:
 
 @OBJECTIVES.register("wgan", tags=("G7",))
 def build_wgan(network: nn.Module, **kwargs: Any) -> GAN:
-    """WGAN: critic values, weight clipping c = 0.01, n_critic = 5."""
+    """WGAN: critic values, weight clipping c = 0.01, n_critic = 5 (the paper's; presets set the optimiser)."""
     return gan_objective(network, "wgan", **kwargs)
 
 
 @OBJECTIVES.register("wgan-gp", tags=("G7",))
 def build_wgan_gp(network: nn.Module, **kwargs: Any) -> GAN:
-    """WGAN-GP: gradient penalty λ = 10 on per-sample interpolates, n_critic = 5."""
+    """WGAN-GP: gradient penalty λ = 10 (the paper's; preset wgan-gp uses 0.1) on interpolates, n_critic = 5."""
     return gan_objective(network, "wgan-gp", **kwargs)

@@ -3,7 +3,8 @@
 A view is an image grid (`Grid`: images (N, C, H, W) in [0, 1], `nrow` tiles a row), a cloud of 2-D points
 (`Points`: (N, 2), drawn as a scatter) or a finished matplotlib figure (`Figure`). `dlcanon sample` saves
 every declared view: the one named "samples" as the PNG it is given (default `samples.png`), any other name
-`<name>` beside it as `samples-<name>.png`. No plotting library is imported here: objectives hand over tensors.
+`<name>` beside it as `samples-<name>.png`; the trainer logs the same views to TensorBoard. Objectives hand over
+tensors; `points_figure` draws a Points view over the real data when a picture is wanted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Grid:
 
 @dataclass(frozen=True)
 class Points:
-    """2-D points (N, 2), drawn as a scatter plot."""
+    """2-D points (N, 2), drawn as a scatter plot (over the real data, on equal axes: `points_figure`)."""
 
     xy: Tensor
 
@@ -69,3 +70,39 @@ def device_of(module: nn.Module) -> Any:
     for tensor in (*module.parameters(), *module.buffers()):
         return tensor.device
     return "cpu"
+
+
+REAL_POINTS = 2000  # of the real data drawn under a sample scatter
+
+
+def points_figure(xy: Tensor, real: Tensor | None = None) -> Any:
+    """Samples (N, 2) drawn over the real data (grey, when `real` holds 2-D points) on equal axes, so that a
+    scatter shows which modes the samples cover and whether they are stretched."""
+    from dlcanon.plots import figure
+
+    fig, (ax,) = figure()
+    if real is not None and real.dim() == 2 and real.shape[1] == 2:
+        ax.scatter(*real[:REAL_POINTS].float().cpu().T, s=2, color="0.75", label="data")
+    ax.scatter(*xy.float().cpu().T, s=2, label="samples")
+    ax.set_aspect("equal", adjustable="datalim")
+    if real is not None:
+        ax.legend(loc="upper right", markerscale=4)
+    return fig
+
+
+def view_pixels(view: View, real: Tensor | None = None) -> Tensor:
+    """A view as one (H, W, C) image in [0, 1], for TensorBoard: a grid's tiles, or a figure (a points view drawn
+    over the `real` data) rendered off screen."""
+    import torch
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from dlcanon.plots import image_grid
+
+    if isinstance(view, Grid):
+        return image_grid(view.images, nrow=view.nrow)
+    fig = points_figure(view.xy, real) if isinstance(view, Points) else view.figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)
+    width, height = canvas.get_width_height()
+    return rgba.view(height, width, 4)[..., :3].float() / 255

@@ -2,38 +2,39 @@
 
 An experiment's `OUT/NAME/result.json` records the key it was computed under:
 
-    key = sha256(name, mode, code version),   code version = package version + sha256 of every .py file
-                                              of the dlcanon package + the torch version.
+    key = sha256(name, mode, code),   code = package version + torch version
+                                             + sha256 over (path, sha256 of contents) of the experiment's sources.
 
-A rerun reuses that result and its PNG figures when the key matches, the run succeeded and every figure is
-still on disk; otherwise the experiment runs again. Any change to any source file of the package changes the
-code version and so invalidates every entry: coarse (editing one experiment reruns all of them) but safe, as
-no dependency between files has to be tracked. Failed runs are never reused. Experiments registered from
-outside the package (plugins, tests) are keyed on the package's code only.
+An experiment's sources are the package files it can run (`report.sources`): its module, what it imports,
+and the models, data, objectives and presets it names. Editing one model thus reruns only the experiments
+that use it, where hashing the whole package would rerun the whole report.
+
+A rerun reuses a result and its PNG figures when the key matches, the run succeeded and every figure is
+still on disk; otherwise the experiment runs again. Failed runs are never reused. Experiments registered
+from outside the package (plugins, tests) are keyed on every source file of the package.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dlcanon
+from dlcanon.report.sources import (  # noqa: F401  (package_root, source_path, source_root: for the pages)
+    digest,
+    experiment_sources,
+    package_files,
+    package_root,
+    source_path,
+    source_root,
+)
 
 
-@cache
 def source_hash() -> str:
-    """sha256 over the relative paths and contents of the package's .py files, in sorted order."""
-    root = Path(dlcanon.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """sha256 over every .py file of the package."""
+    return digest(package_files())
 
 
 def code_version() -> str:
@@ -43,9 +44,19 @@ def code_version() -> str:
     return f"{dlcanon.__version__}+src.{source_hash()[:12]}+torch.{torch.__version__}"
 
 
+def experiment_code(name: str) -> str:
+    """sha256 of experiment `name`'s sources; of every file of the package for one registered outside it."""
+    sources = experiment_sources(name)
+    return source_hash() if sources is None else digest(sources)
+
+
 def cache_key(name: str, mode: str) -> str:
-    """The key a result of experiment `name` in `mode` ('quick' or 'full') is stored and found under."""
-    payload = json.dumps({"experiment": name, "mode": mode, "code": code_version()}, sort_keys=True)
+    """The key a result of registered experiment `name` in `mode` (e.g. 'quick seed=0 device=cpu') is stored
+    and found under."""
+    import torch
+
+    code = f"{dlcanon.__version__}+src.{experiment_code(name)}+torch.{torch.__version__}"
+    payload = json.dumps({"experiment": name, "mode": mode, "code": code}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

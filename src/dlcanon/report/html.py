@@ -6,16 +6,18 @@ relative to OUT, nothing is fetched from the network.
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from dlcanon.report.coverage import KINDS, Topic, coverage, curriculum_order, load_curriculum
+from dlcanon.registry import EXPERIMENTS
+from dlcanon.report.cache import package_root, source_path
+from dlcanon.report.claims import STATUS_LABELS, status_of, tally
+from dlcanon.report.coverage import KINDS, Coverage, Topic, coverage, curriculum_order, load_curriculum
 from dlcanon.report.format import cell, is_number, seconds
-
-STATUS_LABELS = {"holds": "claim holds", "fails": "claim not reproduced", "error": "error"}
 
 
 def environment() -> Environment:
@@ -43,10 +45,17 @@ def png_size(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">II", head[16:24])
 
 
-def status_of(record: dict[str, Any]) -> str:
-    if record.get("status") != "ok":
-        return "error"
-    return "holds" if record.get("holds") else "fails"
+def source_of(record: dict[str, Any], out: Path) -> dict[str, str] | None:
+    """The file that declares the experiment: {"path": as the repository names it (src/dlcanon/...), "href":
+    relative to the report folder `out`}, from the record's `source` or, for an older record, the registry;
+    None when the file is not in this source tree."""
+    name = record["name"]
+    path = record.get("source") or (source_path(name) if name in EXPERIMENTS else "")
+    root = package_root()
+    base = root.parent.parent if root.parent.name == "src" else root.parent  # the repository's root
+    if not path or not (base / path).is_file():
+        return None
+    return {"path": path, "href": Path(os.path.relpath(base / path, out.resolve())).as_posix()}
 
 
 def experiment_view(record: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -83,6 +92,8 @@ def experiment_view(record: dict[str, Any], out: Path) -> dict[str, Any]:
         "cached": bool(record.get("cached")),
         "status_key": status,
         "status_label": STATUS_LABELS[status],
+        "disagrees": record.get("disagrees") or "",
+        "source": source_of(record, out),
         "tables": tables,
         "figures": figures,
         "numbers": {k: cell(v) for k, v in record.get("numbers", {}).items()},
@@ -109,18 +120,34 @@ def write_page(path: Path, text: str) -> Path:
     return path
 
 
+def overview(report: dict[str, Any], rows: list[Coverage], measured: set[str]) -> dict[str, Any]:
+    """What the first screen of the index says: notions covered and measured, claims by status, and the
+    registered experiments this run did not run."""
+    ran = {record["name"] for record in report["experiments"]}
+    return {
+        "notions": len(rows),
+        "covered": sum(row.status != "gap" for row in rows),
+        "verified": sum(row.status == "verified" for row in rows),
+        "measured": sum(row.topic.id in measured for row in rows),
+        "claims": tally(report["experiments"]),
+        "not_run": [name for name in EXPERIMENTS.names() if name not in ran],
+    }
+
+
 def render_report(out: Path, report: dict[str, Any]) -> Path:
     """Write `out/index.html` and `out/coverage.html` for the `report` of `run_experiments`; return index."""
     env = environment()
+    rows, unknown = coverage()  # imports every registering package: experiment sources are known after it
     views = [experiment_view(record, out) for record in report["experiments"]]
     groups = group_by_topic(views)
     measured = {tag for view in views for tag in view.get("tags", [])}  # secondary tags measure their topic too
     unmeasured = [topic for topic in load_curriculum() if topic.id not in measured]
-    rows, unknown = coverage()
     ran = {view["name"]: view for view in views}
     counts = {status: sum(row.status == status for row in rows) for status in ("verified", "implemented", "gap")}
     common = {"run": report, "kinds": KINDS}
-    index = env.get_template("index.html").render(groups=groups, unmeasured=unmeasured, **common)
+    index = env.get_template("index.html").render(
+        groups=groups, unmeasured=unmeasured, overview=overview(report, rows, measured), **common
+    )
     page = env.get_template("coverage.html").render(rows=rows, unknown=unknown, ran=ran, counts=counts, **common)
     write_page(out / "coverage.html", page)
     return write_page(out / "index.html", index)
