@@ -107,3 +107,21 @@ def test_tensorboard_gets_sample_grids_and_the_config(tmp_path):
     events = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "tensors": 0}).Reload()
     assert "views/samples" in events.Tags()["images"]
     assert any("config" in tag for tag in events.Tags()["tensors"])
+
+
+@pytest.mark.parametrize(
+    "model, generator, discriminator",
+    [
+        ("pix2pix", ((1, 3, 256, 256), 54_413_955), ((1, 6, 256, 256), 2_768_705)),  # the authors' code's counts
+        ("srgan", ((1, 3, 24, 24), 1_549_462), ((1, 3, 96, 96), 23_565_505)),
+    ],
+)
+def test_info_splits_a_paper_size_image_to_image_model_into_its_networks(model, generator, discriminator):
+    """Sized by the registered paper input on the meta device: no data, no memory, each network on its input."""
+    info = info_json(model)
+    parts = {n["name"]: n for n in info["networks"]}
+    for name, (shape, params) in (("generator", generator), ("discriminator", discriminator)):
+        assert tuple(parts[name]["input_shape"]) == shape and parts[name]["params"] == params
+        assert parts[name]["flops"] > 0
+    assert info["params"] == generator[1] + discriminator[1]
+    assert tuple(parts["discriminator"]["output_shape"]) == ((1, 1, 30, 30) if model == "pix2pix" else (1,))

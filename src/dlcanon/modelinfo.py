@@ -12,10 +12,11 @@ initialisation) and summarised there; other models are sized from their default 
 from __future__ import annotations
 
 from functools import cache
+from types import SimpleNamespace
 
 import torch
 
-from dlcanon.config import apply_overrides
+from dlcanon.config import TrainConfig, apply_overrides
 from dlcanon.data import DataBundle, load_data
 from dlcanon.errors import UserError
 from dlcanon.models import build_model
@@ -74,7 +75,8 @@ def model_summary(
     shape, classes = registered or data_shape(cfg.data)
     try:
         if registered is not None:
-            return summarize_meta(lambda: build_model(model, shape, classes, **cfg.model_args), shape)
+            split = meta_networks(cfg, shape, classes)
+            return split or summarize_meta(lambda: build_model(model, shape, classes, **cfg.model_args), shape)
     except REFUSALS as exc:
         raise refused(f"model {model} on {cfg.data}", exc) from None
     torch.manual_seed(0)
@@ -93,6 +95,28 @@ def model_summary(
         return summarize_networks(objective.network, networks, lambda: objective(batch, last), name=model)
     except RuntimeError as exc:  # an objective that differentiates inside its loss (FFJORD's trace) under no_grad
         raise UserError(f"info cannot trace {model}: its objective's step needs autograd ({exc})") from None
+
+
+def meta_networks(cfg: TrainConfig, shape: tuple[int, ...], classes: int | None) -> Networks | None:
+    """Each network of a multi-network image-to-image model at its registered (paper) size, on the meta device:
+    the generator's step runs on an empty input and, as target, the shape of the model's own prediction
+    (`Objective.predict`). None for one network, or an objective that predicts nothing (then one table)."""
+    from dlcanon.runs import build_objective
+
+    stand_in = SimpleNamespace(name=cfg.data, input_shape=shape, num_classes=classes)  # what build_objective reads
+    with torch.device("meta"):
+        objective = build_objective(cfg, stand_in)  # type: ignore[arg-type]
+    players = objective.updates()
+    networks = player_networks(objective.network, players)
+    if len(networks) < 2:
+        return None
+    x = torch.empty(1, *shape, device="meta")
+    try:
+        y = objective.predict(x)
+    except UserError:
+        return None
+    last = players[-1].name  # the generator's step runs every network once
+    return summarize_networks(objective.network, networks, lambda: objective((x, y), last), name=cfg.model)
 
 
 def player_networks(network: torch.nn.Module, players: list[Update]) -> dict[str, torch.nn.Module]:
