@@ -203,3 +203,13 @@ def test_receptive_field():
         assert receptive_field(layers) == measured_receptive_field(layers), layers
     with pytest.raises(ValueError):
         receptive_field([(3, 1, 1, 1)])
+
+
+def test_the_command_line_and_conv_arithmetic_import_without_torch():
+    """`dlcanon convsize` needs no tensors: neither the CLI module nor conv_arith may pull PyTorch in."""
+    import subprocess
+    import sys
+
+    code = "import sys, dlcanon.cli, dlcanon.nn.conv_arith; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,37 +1,47 @@
 """Layers and layer arithmetic the notes define: activations, convolution, conv arithmetic, summaries.
 
-Importing this package registers the activations in `dlcanon.registry.ACTIVATIONS`.
+The names below are loaded on first use (PEP 562), so that `dlcanon.nn.conv_arith`, which needs only the standard
+library, can be imported without PyTorch (`dlcanon convsize` answers at once). Importing
+`dlcanon.nn.activations` registers the activations in `dlcanon.registry.ACTIVATIONS`.
 """
 
-from dlcanon.nn.activations import SELU_ALPHA, SELU_SCALE, LinearActivation, Sine, activation
-from dlcanon.nn.conv_arith import (
-    ConvArithmeticError,
-    conv_output_size,
-    conv_transpose_output_size,
-    pool_output_size,
-    receptive_field,
-)
-from dlcanon.nn.convolution import convolve1d, convolve2d, correlate1d, correlate2d
-from dlcanon.nn.summary import LayerRow, Summary, count_parameters, summarize, summarize_meta
+from __future__ import annotations
 
-__all__ = [
-    "SELU_ALPHA",
-    "SELU_SCALE",
-    "ConvArithmeticError",
-    "LayerRow",
-    "LinearActivation",
-    "Sine",
-    "Summary",
-    "activation",
-    "conv_output_size",
-    "conv_transpose_output_size",
-    "convolve1d",
-    "convolve2d",
-    "correlate1d",
-    "correlate2d",
-    "count_parameters",
-    "pool_output_size",
-    "receptive_field",
-    "summarize",
-    "summarize_meta",
-]
+import importlib
+from typing import Any
+
+# public name -> the submodule that defines it
+_HOME = {
+    "SELU_ALPHA": "activations",
+    "SELU_SCALE": "activations",
+    "LinearActivation": "activations",
+    "Sine": "activations",
+    "activation": "activations",
+    "ConvArithmeticError": "conv_arith",
+    "conv_output_size": "conv_arith",
+    "conv_transpose_output_size": "conv_arith",
+    "pool_output_size": "conv_arith",
+    "receptive_field": "conv_arith",
+    "convolve1d": "convolution",
+    "convolve2d": "convolution",
+    "correlate1d": "convolution",
+    "correlate2d": "convolution",
+    "LayerRow": "summary",
+    "Summary": "summary",
+    "count_parameters": "summary",
+    "summarize": "summary",
+    "summarize_meta": "summary",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

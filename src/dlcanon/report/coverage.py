@@ -92,7 +92,7 @@ def registry_tags() -> dict[str, dict[str, tuple[str, ...]]]:
     import dlcanon.experiments
     import dlcanon.losses
     import dlcanon.models
-    import dlcanon.nn
+    import dlcanon.nn.activations
     import dlcanon.objectives  # noqa: F401  (registrations)
     from dlcanon.registry import ACTIVATIONS, DATASETS, EXPERIMENTS, LOSSES, MODELS, OBJECTIVES
 
