@@ -290,6 +290,7 @@ def test_modulated_convolution_equals_its_per_sample_weight_form(demodulate):
         assert 0.7 < float(big.detach().var()) < 1.3
 
 
+@pytest.mark.slow  # ~28 s: four CLI processes; the VAE's and the classifier's round trips stay in the default suite
 def test_cli_train_eval_sample_round_trip(tmp_path):
 
     from helpers import dlcanon

@@ -52,6 +52,7 @@ def test_cvae_samples_a_class_and_rejects_unknown_labels(tmp_path):
     assert bad.returncode == 2 and "0..9" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # ~17 s of CLI processes
 def test_fitted_ppca_is_saved_and_reloaded(tmp_path):
     run = tmp_path / "ppca"
     summary = one_json(dlcanon("train", "ppca", "--data", "digits", "--out", str(run), "--json").stdout)
