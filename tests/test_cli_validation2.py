@@ -131,3 +131,16 @@ def test_the_wgan_gp_preset_documents_where_it_departs_from_the_paper():
     assert cfg.objective_args["gp_weight"] == 0.1 and "λ = 0.1" in doc and "β = (0.5, 0.9)" in doc
     assert cfg.betas == (0.5, 0.9) and "paper's 10" in doc
     assert "λ = 10 (the paper's" in OBJECTIVES.entry("wgan-gp").doc
+
+
+def test_a_builder_that_passes_keywords_to_another_builder_takes_that_builders_arguments():
+    """cgan forwards **kwargs to dcgan's builder (not to the GANNetwork its annotation names): `condition` is
+    accepted, and a misspelt key is still one line naming it."""
+    from dlcanon.data import load_data
+    from dlcanon.errors import UserError
+    from dlcanon.runs import build_objective, default_config
+
+    data = load_data("mnist5k")
+    build_objective(default_config("cgan", model_args={"condition": "concat"}), data)
+    with pytest.raises(UserError, match="takes no argument 'conditoin'"):
+        build_objective(default_config("cgan", model_args={"conditoin": "concat"}), data)

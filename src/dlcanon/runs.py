@@ -10,6 +10,7 @@ import collections.abc
 import functools
 import inspect
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -99,14 +100,17 @@ def matches(value: Any, hint: Any) -> bool:
     return True
 
 
-def accepted(builder: Any) -> set[str] | None:
-    """The keyword arguments a builder takes (with those of the class it passes **kwargs on to, by its return
-    annotation), or None when it passes them on to something it does not declare."""
+def accepted(builder: Any, *, follow: bool = True) -> set[str] | None:
+    """The keyword arguments a builder takes, or None when it passes **kwargs on. With `follow`, those of the
+    class its return annotation names are counted too: the likely keys, good for suggestions, not for refusals
+    (a builder may pass **kwargs to another builder rather than to that class, as `cgan` does)."""
     fn = builder.func if isinstance(builder, functools.partial) else builder
     fn = fn.__init__ if isinstance(fn, type) else fn
     params = inspect.signature(fn).parameters
     names = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        if not follow:
+            return None
         target = declared_return(fn)
         if target is None or any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
             return None
@@ -123,15 +127,21 @@ def declared_return(fn: Any) -> Any:
     return target.__init__ if isinstance(target, type) else None
 
 
-def check_arguments(what: str, builder: Any, args: dict[str, Any]) -> None:
-    """A UserError for an argument the builder does not take (naming those it does) or whose value is not of its
-    declared type (before the builder runs)."""
+def unknown_argument(what: str, builder: Any, key: str) -> UserError:
+    from dlcanon.registry import suggest
+
     known = accepted(builder)
+    return UserError(f"{what} takes no argument {key!r}" + (suggest(key, sorted(known), few=100) if known else ""))
+
+
+def check_arguments(what: str, builder: Any, args: dict[str, Any]) -> None:
+    """A UserError for an argument the builder does not take (naming those it likely does) or whose value is not
+    of its declared type (before the builder runs). A builder that passes **kwargs on is left to refuse an
+    unknown key itself (`refusal`)."""
+    known = accepted(builder, follow=False)
     for key in args:
         if known is not None and key not in known:
-            from dlcanon.registry import suggest
-
-            raise UserError(f"{what} takes no argument {key!r}{suggest(key, sorted(known), few=100)}")
+            raise unknown_argument(what, builder, key)
     hints = declared(builder)
     for key, value in args.items():
         if key in hints and not matches(value, hints[key]):
@@ -141,6 +151,12 @@ def check_arguments(what: str, builder: Any, args: dict[str, Any]) -> None:
 
 # what a builder raises for a configuration it cannot build: construction computes nothing else that could fail
 REFUSALS = (TypeError, ValueError, KeyError, RuntimeError)
+
+
+def refusal(what: str, builder: Any, exc: Exception, *, where: str = "") -> UserError:
+    """A builder's refusal as one line; an unexpected keyword argument names the keys the builder likely takes."""
+    found = re.search(r"unexpected keyword argument '(\w+)'", str(exc)) if isinstance(exc, TypeError) else None
+    return unknown_argument(what, builder, found.group(1)) if found else refused(what + where, exc)
 
 
 def refused(what: str, exc: Exception) -> UserError:
@@ -161,12 +177,13 @@ def build_objective(cfg: TrainConfig, data: DataBundle) -> Objective:
     try:
         network = build_model(cfg.model, data.input_shape, data.num_classes, **cfg.model_args)
     except REFUSALS as exc:
-        raise refused(f"model {cfg.model} on {data.name}", exc) from None
-    check_arguments(f"objective {cfg.objective}", OBJECTIVES.entry(cfg.objective).builder, cfg.objective_args)
+        raise refusal(f"model {cfg.model}", MODELS.entry(cfg.model).builder, exc, where=f" on {data.name}") from None
+    builder = OBJECTIVES.entry(cfg.objective).builder
+    check_arguments(f"objective {cfg.objective}", builder, cfg.objective_args)
     try:
         return OBJECTIVES.build(cfg.objective, network, **cfg.objective_args)
     except REFUSALS as exc:
-        raise refused(f"objective {cfg.objective}", exc) from None
+        raise refusal(f"objective {cfg.objective}", builder, exc) from None
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:
