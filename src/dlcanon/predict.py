@@ -5,8 +5,8 @@ What is written follows what the objective's `predict` returns (`Objective.predi
 - a label map (segmenters): DIR/STEM.png, 8-bit, grey level = class index;
 - an image (super-resolution, pix2pix): DIR/STEM.png, the super-resolved image or pix2pix's B for an A.
 DIR/predictions.json lists every file with what was written for it. Inputs are image files PIL reads (PNG, JPEG,
-TIFF, ...) or .npy arrays (C, H, W) or (H, W) with values in [0, 1]; each must have the channels the model was
-trained on, and a classifier's inputs also its height and width.
+TIFF, ...) or .npy arrays, read by the rules of `npz:` inputs (`data.npz.image_from_array`); each must have the
+channels the model was trained on, and a classifier's inputs also its height and width.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 
 from dlcanon.config import write_json
 from dlcanon.data.npyfile import load_npy
+from dlcanon.data.npz import image_from_array
 from dlcanon.data.pairfolder import read_image
 from dlcanon.errors import UserError
 from dlcanon.runs import load_run
@@ -30,15 +31,7 @@ def read_input(path: Path) -> torch.Tensor:
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     if path.suffix.lower() == ".npy":
-        a = load_npy(path)
-        if a.ndim == 2:
-            a = a[None]
-        if a.ndim != 3 or not np.issubdtype(a.dtype, np.number):
-            raise UserError(f"{path}: expected a numeric array (C, H, W) or (H, W); got {a.dtype} {a.shape}")
-        a = a.astype(np.float32)
-        if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
-            raise UserError(f"{path}: values must lie in [0, 1]")
-        return torch.from_numpy(np.ascontiguousarray(a))
+        return image_from_array(load_npy(path), path)
     return torch.from_numpy(read_image(path))
 
 

@@ -52,6 +52,12 @@ def _npz_x(x: np.ndarray, kind: str, path: Path, key: str) -> torch.Tensor:
     return torch.tensor(x, dtype=torch.float32)
 
 
+def image_from_array(a: np.ndarray, path: Path) -> torch.Tensor:
+    """One image (C, H, W) from an array (C, H, W), (H, W) or (H, W, C), by the rules of `npz:` inputs: numeric
+    dtype, uint8 → /255, floats in [0, 1], no NaN or ±∞; a UserError otherwise."""
+    return _npz_x(_npz_member(a, "array", path)[None], "image", path, "array")[0]
+
+
 def _npz_target_kind(y: np.ndarray, x: torch.Tensor, target: str | None) -> str:
     """The declared target, else: (N,) class labels; integers shaped like x's spatial axes a mask; other
     arrays of rank ≥ 3 a paired image; anything else a regression target."""
