@@ -13,10 +13,9 @@ from __future__ import annotations
 from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
 from dlcanon.experiments.context import Context
-from dlcanon.experiments.segmentation_curves import BATCH_DICE, RECIPE, dice_curve, head, split_dice
+from dlcanon.experiments.segmentation_curves import dice_curve, head, network_dice
 from dlcanon.models.hdenseunet import HDenseUNet, halves
 from dlcanon.nn.summary import count_parameters
-from dlcanon.objectives.segmenter import Segmenter
 
 QUICK = {"steps": 150, "batch_size": 4, "size": 16, "n_train": 32, "probe": 8}
 FULL = {"steps": 600, "batch_size": 4, "size": 32, "n_train": 48, "probe": 16}
@@ -44,9 +43,7 @@ def hdenseunet_halves(ctx: Context) -> Result:
     dice = {"hybrid": hybrid_dice}
     for name, net in halves(hybrid.network).items():
         ctx.manual_seed(0)
-        objective = Segmenter(net, **BATCH_DICE)
-        ctx.train(objective, data, ctx.config(steps=s["steps"], batch_size=s["batch_size"], **RECIPE))
-        dice[name] = split_dice(objective, probe)
+        dice[name] = network_dice(ctx, net, data, probe, steps=s["steps"], batch_size=s["batch_size"])
         rows.append([name, count_parameters(net), dice[name]])
     best_half = max(dice["2-D half"], dice["3-D half"])
     holds = hybrid_dice > best_half

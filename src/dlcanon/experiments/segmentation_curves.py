@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from dlcanon.data.base import DataBundle, Split
 from dlcanon.experiments.context import Context
@@ -64,3 +65,11 @@ def dice_curve(
 def head(split: Split, n: int) -> Split:
     """The first n samples of a split."""
     return Split(split.x[:n], None if split.y is None else split.y[:n])
+
+
+def network_dice(ctx: Context, network: nn.Module, data: DataBundle, probe: Split, **fields: Any) -> float:
+    """Test Dice on `probe` of an unregistered `network` trained as a Segmenter under RECIPE with batch Dice,
+    `fields` (steps, batch_size, ...) on top; the caller seeds."""
+    objective = Segmenter(network, **BATCH_DICE)
+    ctx.train(objective, data, ctx.config(**RECIPE | fields))
+    return split_dice(objective, probe)

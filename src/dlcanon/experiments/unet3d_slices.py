@@ -8,10 +8,9 @@ from torch import Tensor, nn
 from dlcanon.data import load_data
 from dlcanon.experiments.base import Result, Table, experiment
 from dlcanon.experiments.context import Context
-from dlcanon.experiments.segmentation_curves import BATCH_DICE, RECIPE, dice_curve, head, split_dice
+from dlcanon.experiments.segmentation_curves import dice_curve, head, network_dice
 from dlcanon.models.unet import build_unet
 from dlcanon.nn.summary import count_parameters
-from dlcanon.objectives.segmenter import Segmenter
 
 QUICK = {"steps": 60, "batch_size": 4, "size": 16, "n_train": 32, "probe": 8}
 FULL = {"steps": 600, "batch_size": 4, "size": 32, "n_train": 48, "probe": 16}
@@ -49,10 +48,7 @@ def unet3d_slices(ctx: Context) -> Result:
                                   batch_size=s["batch_size"])  # fmt: skip
     ctx.manual_seed(0)
     net2d = build_unet((1, s["size"], s["size"]), data.num_classes, levels=LEVELS_2D, padding="same", norm="batch")
-    obj2d = Segmenter(SliceWise(net2d), **BATCH_DICE)
-    cfg = ctx.config(steps=s["steps"], batch_size=s["batch_size"], **RECIPE)
-    ctx.train(obj2d, data, cfg)
-    dice2d = split_dice(obj2d, probe)
+    dice2d = network_dice(ctx, SliceWise(net2d), data, probe, steps=s["steps"], batch_size=s["batch_size"])
     rows = [["3D U-Net (unet3d_small)", count_parameters(obj3d.network), dice3d],
             ["2-D U-Net, slice by slice", count_parameters(net2d), dice2d]]  # fmt: skip
     verdict = (
