@@ -10,6 +10,7 @@ import torch
 from dlcanon.config import TrainConfig
 from dlcanon.data import load_data, mixture_modes
 from dlcanon.data.base import DataBundle, Split
+from dlcanon.errors import UserError
 from dlcanon.metrics.feature_net import load_feature_net, recorded
 from dlcanon.metrics.generative import (
     frechet_distance,
@@ -100,6 +101,35 @@ def test_drift_penalty_adds_epsilon_times_the_mean_squared_real_score():
     torch.testing.assert_close(losses[0.5] - losses[0.0], expected)
 
 
+def test_r1_penalty_is_the_mean_squared_gradient_norm_on_real_samples():
+    x = torch.randn(8, 3, dtype=torch.float64)
+    # D(x) = ½‖x‖² has ∇D = x: R1 = E‖x‖²; a linear critic w·x has R1 = ‖w‖² whatever x
+    assert L.r1_penalty(lambda v: 0.5 * v.pow(2).sum(1), x).item() == pytest.approx(x.pow(2).sum(1).mean().item())
+    w = torch.tensor([3.0, 4.0, 0.0], dtype=torch.float64, requires_grad=True)
+    penalty = L.r1_penalty(lambda v: v @ w, x)
+    assert penalty.item() == pytest.approx(25.0)
+    penalty.backward()  # d/dw ‖w‖² = 2w: differentiable, as the critic's loss needs
+    torch.testing.assert_close(w.grad, 2 * w.detach())
+
+
+def test_r1_adds_half_gamma_times_the_penalty_to_the_discriminators_loss_only():
+    torch.manual_seed(0)
+    network = MODELS.build("mlp_gan", (2,), 8)
+    batch = (torch.randn(16, 2), None)
+    losses = {}
+    for r1 in (0.0, 4.0):
+        torch.manual_seed(1)
+        losses[r1] = GAN(network, r1=r1)(batch, "discriminator")[0]
+    expected = 2.0 * L.r1_penalty(network.discriminate, batch[0])  # γ/2 = 2; 2-D points are not rescaled
+    torch.testing.assert_close(losses[4.0] - losses[0.0], expected.detach())
+    for r1 in (0.0, 4.0):
+        torch.manual_seed(1)
+        losses[r1] = GAN(network, r1=r1)(batch, "generator")[0]
+    assert losses[4.0].item() == losses[0.0].item()
+    with pytest.raises(UserError, match="r1 ≥ 0"):
+        GAN(network, r1=-1.0)
+
+
 def test_interpolates_draw_one_epsilon_per_sample():
     real, fake = torch.zeros(4, 1, 3, 3), torch.ones(4, 1, 3, 3)
     x = L.interpolates(real, fake)
@@ -160,7 +190,7 @@ def test_every_gan_preset_takes_one_declared_step_through_the_trainer(name):
     trainer = Trainer(objective, bundle, cfg, progress=False)
     before = {n: p.detach().clone() for n, p in objective.named_parameters()}
     names = [u.name for u in trainer.updates]
-    trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.bool))
+    trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.float64))
     changed = {n.split(".")[1] for n, p in objective.named_parameters() if not torch.equal(before[n], p)}
     assert names == ["discriminator", "generator"] and {"generator", "discriminator"} <= changed
     assert all(p.grad is None for p in objective.network.discriminator.parameters())  # G's step left none

@@ -58,7 +58,7 @@ def test_ema_weights_are_the_exponential_average(tiny_images):
     trainer = Trainer(objective, tiny_images, cfg(epochs=1, ema=0.5, lr=0.1), progress=False)
     snapshots = []
     stream = trainer.batches(0)
-    flag = torch.zeros((), dtype=torch.bool)
+    flag = torch.zeros((), dtype=torch.float64)
     for _ in range(3):
         trainer.train_step(stream, flag)
         snapshots.append(objective.network.net[1].weight.detach().clone())
@@ -77,7 +77,7 @@ def test_gradient_clipping_bounds_the_update(tiny_images):
         cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=1.0, grad_clip=1e-3),
         progress=False,
     )
-    trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.bool))
+    trainer.train_step(trainer.batches(0), torch.zeros((), dtype=torch.float64))
     delta = torch.cat([(p.detach() - b).flatten() for p, b in zip(objective.parameters(), before, strict=True)])
     assert float(delta.norm()) == pytest.approx(1e-3, rel=1e-3)  # SGD step = lr · clipped gradient
 
@@ -340,7 +340,7 @@ class Pair(Objective):
 def test_ema_averages_only_the_modules_the_objective_names(tiny_images, tmp_path):
     objective = Pair()
     trainer = Trainer(objective, tiny_images, cfg(epochs=1, ema=0.5, batch_size=5, lr=0.1), progress=False)
-    stream, flag, g = trainer.batches(0), torch.zeros((), dtype=torch.bool), []
+    stream, flag, g = trainer.batches(0), torch.zeros((), dtype=torch.float64), []
     for _ in range(3):
         trainer.train_step(stream, flag)
         g.append(objective.g.weight.detach().clone())

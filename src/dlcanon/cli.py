@@ -346,6 +346,13 @@ def reproduce(
     check: Annotated[
         bool, typer.Option("--check", help="Fail unless every verdict is the one its experiment declares.")
     ] = False,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="What a run's auto precision becomes for conv nets: auto (bf16 where the hardware has it "
+            "natively), fp32 or bf16 (autocast, whatever the hardware). Runs that fix a precision keep it."
+        ),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Run the notes' experiments; write results.json, PNG figures and the HTML report OUT/index.html.
@@ -357,7 +364,7 @@ def reproduce(
 
     report = run_experiments(
         expand_tags(names) or None, quick=quick, out=out, progress=True, force=force, device=device, seed=seed,
-        jobs=jobs,
+        jobs=jobs, precision=precision,
     )
     if markdown is not None:  # this run's tables, with the machine that ran them
         import shlex
@@ -365,7 +372,8 @@ def reproduce(
         from dlcanon.report.machine import describe_machine
         from dlcanon.report.markdown import write_markdown
 
-        options = [*(["--seed", str(seed)] if seed else []), *(["--device", device] if device != "auto" else [])]
+        options = [*(["--seed", str(seed)] if seed else []), *(["--device", device] if device != "auto" else []),
+                   *(["--precision", precision] if precision != "auto" else [])]  # fmt: skip
         argv = ["dlcanon", "reproduce", *(names or []), "--quick" if quick else "--full", *options, "--out", str(out)]
         command = shlex.join([*argv, "--markdown", str(markdown)])
         write_markdown(markdown, {"machine": describe_machine(), **report}, command=command)

@@ -26,8 +26,9 @@ import torch
 from dlcanon import __version__
 from dlcanon.config import DEVICES, git_hash, write_json
 from dlcanon.errors import UserError
+from dlcanon.experiments import full_samples
 from dlcanon.experiments.base import run_experiment
-from dlcanon.experiments.context import Context
+from dlcanon.experiments.context import ASSUMED, Context
 from dlcanon.plots import save_figure
 from dlcanon.progress import progress_bar
 from dlcanon.registry import EXPERIMENTS, Entry
@@ -40,15 +41,19 @@ from dlcanon.runtime import select_device
 MAX_AUTO_JOBS = 4  # beyond this, memory rather than cores limits a laptop
 
 
-def command_for(name: str, quick: bool, seed: int = 0) -> str:
-    return f"dlcanon reproduce {name} {'--quick' if quick else '--full'}" + (f" --seed {seed}" if seed else "")
+def command_for(name: str, quick: bool, seed: int = 0, precision: str = "auto") -> str:
+    options = (f" --seed {seed}" if seed else "") + (f" --precision {precision}" if precision != "auto" else "")
+    return f"dlcanon reproduce {name} {'--quick' if quick else '--full'}" + options
 
 
-def context(*, quick: bool, device: str = "auto", seed: int = 0) -> Context:
-    """The context of a reproduction: `device` resolved ("auto": a GPU when there is one), one thread."""
+def context(*, quick: bool, device: str = "auto", seed: int = 0, precision: str = "auto") -> Context:
+    """The context of a reproduction: `device` resolved ("auto": a GPU when there is one), one thread, `auto`
+    precision resolved as `precision` says (`Context.precision`)."""
     if device not in DEVICES:
         raise UserError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
-    return Context(quick=quick, device=str(select_device(device)), seed=seed)
+    if precision not in ASSUMED:
+        raise UserError(f"--precision must be one of {', '.join(ASSUMED)}; got {precision!r}")
+    return Context(quick=quick, device=str(select_device(device)), seed=seed, precision=precision)
 
 
 def default_jobs(device: str) -> int:
@@ -64,12 +69,16 @@ def declaration(name: str) -> dict[str, str]:
 
 
 def key_for(name: str, ctx: Context) -> str:
-    return cache_key(name, f"{'quick' if ctx.quick else 'full'} seed={ctx.seed} device={ctx.device}")
+    precision = "" if ctx.precision == "auto" else f" precision={ctx.precision}"
+    return cache_key(name, f"{'quick' if ctx.quick else 'full'} seed={ctx.seed} device={ctx.device}{precision}")
 
 
-def lookup(name: str, *, quick: bool, out: Path, device: str = "auto", seed: int = 0) -> dict[str, Any] | None:
+def lookup(
+    name: str, *, quick: bool, out: Path, device: str = "auto", seed: int = 0, precision: str = "auto"
+) -> dict[str, Any] | None:
     """The cached record of `name` in `out` under the current key (see `dlcanon.report.cache`), or None."""
-    record = cached_record(out / name, key_for(name, context(quick=quick, device=device, seed=seed)))
+    record = cached_record(out / name, key_for(name, context(quick=quick, device=device, seed=seed,
+                                                               precision=precision)))  # fmt: skip
     return None if record is None else {**record, **declaration(name), "cached": True}
 
 
@@ -84,16 +93,19 @@ def header(name: str, ctx: Context) -> dict[str, Any]:
         "mode": "quick" if ctx.quick else "full",
         "device": ctx.device,
         "seed": ctx.seed,
-        "command": command_for(name, ctx.quick, ctx.seed),
+        "precision": ctx.precision,
+        "command": command_for(name, ctx.quick, ctx.seed, ctx.precision),
         "cache_key": key_for(name, ctx),
         "code_version": code_version(),
     }
 
 
-def compute(name: str, *, quick: bool, out: Path, device: str = "auto", seed: int = 0) -> dict[str, Any]:
-    """Run experiment `name` under `context(quick, device, seed)`, save its figures and `out/name/result.json`
-    and return its record; an exception becomes a failed record, not a crash."""
-    ctx = context(quick=quick, device=device, seed=seed)
+def compute(
+    name: str, *, quick: bool, out: Path, device: str = "auto", seed: int = 0, precision: str = "auto"
+) -> dict[str, Any]:
+    """Run experiment `name` under `context(quick, device, seed, precision)`, save its figures, sample sets and
+    `out/name/result.json` and return its record; an exception becomes a failed record, not a crash."""
+    ctx = context(quick=quick, device=device, seed=seed, precision=precision)
     record = header(name, ctx)
     start = time.perf_counter()
     try:
@@ -105,6 +117,9 @@ def compute(name: str, *, quick: bool, out: Path, device: str = "auto", seed: in
         for stem, fig in result.figures.items():
             path = save_figure(fig, out / name / f"{stem}.png")
             figures[stem] = {"path": path.relative_to(out).as_posix(), "caption": result.captions.get(stem, "")}
+        provenance = {k: record[k] for k in ("name", "mode", "seed", "device", "command", "code_version")}
+        samples = {stem: full_samples.save(out / name / f"{stem}.npz", s, provenance).relative_to(out).as_posix()
+                   for stem, s in result.samples.items()}  # fmt: skip
         record.update(
             status="ok",
             verdict=result.verdict,
@@ -112,6 +127,7 @@ def compute(name: str, *, quick: bool, out: Path, device: str = "auto", seed: in
             tables=[t.to_dict() for t in result.tables],
             figures=figures,
             numbers=result.numbers,
+            samples=samples,
         )
     record["seconds"] = round(time.perf_counter() - start, 2)
     (out / name).mkdir(parents=True, exist_ok=True)
@@ -119,12 +135,11 @@ def compute(name: str, *, quick: bool, out: Path, device: str = "auto", seed: in
     return {**record, "cached": False}
 
 
-def run_one(
-    name: str, *, quick: bool, out: Path, force: bool = False, device: str = "auto", seed: int = 0
-) -> dict[str, Any]:
-    """The cached record of `name` in `out` unless `force` or there is none; otherwise `compute` it."""
-    hit = None if force else lookup(name, quick=quick, out=out, device=device, seed=seed)
-    return hit if hit is not None else compute(name, quick=quick, out=out, device=device, seed=seed)
+def run_one(name: str, *, out: Path, force: bool = False, **options: Any) -> dict[str, Any]:
+    """The cached record of `name` in `out` unless `force` or there is none; otherwise `compute` it (`options`:
+    quick, device, seed, precision)."""
+    hit = None if force else lookup(name, out=out, **options)
+    return hit if hit is not None else compute(name, out=out, **options)
 
 
 def last_seconds(out: Path, name: str) -> float:
@@ -150,7 +165,8 @@ def _worker_start(entries: list[Entry]) -> None:
 
 def failed_record(name: str, exc: BaseException, **options: Any) -> dict[str, Any]:
     """The record of an experiment whose worker died (killed, out of memory) before returning one."""
-    ctx = context(quick=options["quick"], device=options["device"], seed=options["seed"])
+    ctx = context(quick=options["quick"], device=options["device"], seed=options["seed"],
+                  precision=options["precision"])  # fmt: skip
     error = f"worker process failed: {type(exc).__name__}: {exc}"
     return {**header(name, ctx), "status": "error", "error": error, "seconds": 0.0, "cached": False}
 
@@ -199,20 +215,21 @@ def run_experiments(
     device: str = "auto",
     seed: int = 0,
     jobs: int = 1,
+    precision: str = "auto",
 ) -> dict[str, Any]:
-    """Run the named experiments (all when None) on `device` from `seed`, reusing cached results unless
-    `force`, the others on `jobs` worker processes (0: `default_jobs`); write `out/results.json`, then the
-    HTML report `out/index.html` and `out/coverage.html`."""
+    """Run the named experiments (all when None) on `device` from `seed`, `auto` precision resolved as
+    `precision` says, reusing cached results unless `force`, the others on `jobs` worker processes (0:
+    `default_jobs`); write `out/results.json`, then the HTML report `out/index.html` and `out/coverage.html`."""
     import dlcanon.experiments  # noqa: F401  (registrations)
 
-    ctx = context(quick=quick, device=device, seed=seed)  # a bad device fails before anything runs
+    ctx = context(quick=quick, device=device, seed=seed, precision=precision)  # bad options fail before anything
     if jobs < 0:
         raise UserError(f"--jobs must be 0 (one per core) or more; got {jobs}")
     names = names or EXPERIMENTS.names()
     for name in names:
         EXPERIMENTS.entry(name)  # unknown names fail before anything runs
     out.mkdir(parents=True, exist_ok=True)
-    options = {"quick": quick, "out": out, "device": device, "seed": seed}
+    options = {"quick": quick, "out": out, "device": device, "seed": seed, "precision": precision}
     start = time.perf_counter()
     done: dict[str, dict[str, Any]] = {}
     with progress_bar(len(names), "reproduce", enabled=progress) as bar:
@@ -232,6 +249,7 @@ def run_experiments(
         "mode": "quick" if quick else "full",
         "device": ctx.device,
         "seed": ctx.seed,
+        "precision": ctx.precision,
         "total": len(records),
         "passed": passed,
         "held": sum(bool(r.get("holds")) for r in records),

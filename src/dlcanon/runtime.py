@@ -31,18 +31,41 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# What `auto` assumes of the hardware's bf16 while `assume_bf16` is in force (None: ask the hardware). The claims
+# check runs every experiment both ways (`dlcanon reproduce --precision fp32|bf16`): a verdict must not depend on
+# which machine, with or without native bf16, it was measured on.
+_ASSUMED_BF16: bool | None = None
+
+
+@contextlib.contextmanager
+def assume_bf16(native: bool | None):
+    """Within the block `auto` resolves as if the hardware had (True) or lacked (False) native bf16."""
+    global _ASSUMED_BF16
+    previous, _ASSUMED_BF16 = _ASSUMED_BF16, native
+    try:
+        yield
+    finally:
+        _ASSUMED_BF16 = previous
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 natively: CUDA with bf16, a CPU with AVX-512 BF16 or AMX (through oneDNN);
+    or what `assume_bf16` says."""
+    if _ASSUMED_BF16 is not None:
+        return _ASSUMED_BF16
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
+
+
 def resolve_precision(precision: str, device: torch.device, *, conv: bool) -> str:
-    """`auto` means bf16 autocast for convolutional networks on hardware with native bf16 (CUDA with bf16,
-    CPUs with AVX-512 BF16 or AMX through oneDNN), else fp32. Small MLPs stay fp32: casts cost more there."""
+    """`auto` means bf16 autocast for convolutional networks on hardware with native bf16 (`native_bf16`), else
+    fp32. Small MLPs stay fp32: casts cost more there."""
     if precision != "auto":
         return precision
-    if not conv:
-        return "fp32"
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    return "fp32"
+    return "bf16" if conv and native_bf16(device) else "fp32"
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

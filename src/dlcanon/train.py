@@ -338,13 +338,14 @@ class Trainer:
             os.replace(tmp, metrics)
 
     # ------------------------------------------------------------------ the loop
-    def train_step(self, stream: Iterator, nonfinite: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One step: every player's optimiser steps `repeat` times, in the declared order."""
+    def train_step(self, stream: Iterator, losses: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step: every player's optimiser steps `repeat` times, in the declared order; every loss is added
+        to `losses`."""
         self.objective.on_step(self.step, self.total_steps)
         logs: dict[str, torch.Tensor] = {}
         for update, opt, scaler in zip(self.updates, self.optimizers, self.scalers, strict=True):
             for _ in range(update.repeat):
-                values = self.player_step(update, opt, scaler, stream, nonfinite)
+                values = self.player_step(update, opt, scaler, stream, losses)
             prefix = "" if len(self.updates) == 1 else f"{update.name}_"
             logs.update({f"train_{prefix}{k}": v for k, v in values.items()})
         for sched in self.schedulers:
@@ -359,7 +360,7 @@ class Trainer:
         opt: torch.optim.Optimizer,
         scaler: torch.amp.GradScaler,
         stream: Iterator,
-        nonfinite: torch.Tensor,
+        losses: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """One optimiser step on K = `accumulate` micro-batches: ∇(1/K Σ_k L_k), the gradient of the mean loss
         over the K·B samples when each L_k is a mean over B; returns the logged values averaged over the K."""
@@ -376,9 +377,9 @@ class Trainer:
                 with self.autocast():
                     loss, values = self.runner(batch, update.name)
                 scaler.scale(loss / k).backward()
-            nonfinite |= ~torch.isfinite(loss.detach())
+            losses.add_(loss.detach())  # one op a micro-batch; a NaN or ±inf in any loss stays in the sum
             for key, v in values.items():
-                sums[key] = sums.get(key, 0.0) + v / k
+                sums[key] = v if k == 1 else sums.get(key, 0.0) + v / k
         if self.cfg.grad_clip > 0:
             scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(update.parameters, self.cfg.grad_clip)
@@ -415,7 +416,11 @@ class Trainer:
             self.objective.prepare(self.train_loader.split)
             self.take_snapshot()
         self.objective.train()
-        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        # the sum of every loss since this process began training, in float64 (float32 on MPS, which has no
+        # float64): finite losses cannot overflow it, and one non-finite loss makes it non-finite for good. One
+        # in-place add a micro-batch; it is read (a device sync) only when a step is due to log or save.
+        wide = torch.float32 if self.device.type == "mps" else torch.float64
+        losses = torch.zeros((), dtype=wide, device=self.device)
         self.last_save = time.monotonic()
         stream = self.batches(self.step * self.batches_per_step)
         in_main_thread = threading.current_thread() is threading.main_thread()
@@ -427,7 +432,7 @@ class Trainer:
             with bar:
                 tick = time.perf_counter()
                 while self.step < self.total_steps:
-                    logs = self.train_step(stream, nonfinite)
+                    logs = self.train_step(stream, losses)
                     self.step += 1
                     tick += self.take_snapshot()  # snapshot time is not training time
                     for k, v in logs.items():
@@ -436,7 +441,7 @@ class Trainer:
                     due = self.due()
                     if not (due or self._stop_requested):
                         continue
-                    if bool(nonfinite):  # checked before anything is saved: a checkpoint is always good
+                    if not bool(losses.isfinite()):  # checked before anything is saved: a checkpoint is always good
                         raise NonFiniteLoss(f"the loss became NaN or infinite before step {self.step}")
                     self.seconds += time.perf_counter() - tick
                     if due & {"log", "eval"}:  # a checkpoint alone writes no record: records never depend on time

@@ -36,6 +36,9 @@ class Result:
     figures: dict[str, Figure] = field(default_factory=dict)  # file stem -> figure
     captions: dict[str, str] = field(default_factory=dict)
     numbers: dict[str, Any] = field(default_factory=dict)  # headline numbers, machine-readable
+    # image sets kept beside the figures as `<stem>.npz` (`experiments.full_samples.Samples`): what a full-mode
+    # run ships for the quick report to show
+    samples: dict[str, Any] = field(default_factory=dict)
 
 
 ExperimentFn = Callable[[Context], Result]

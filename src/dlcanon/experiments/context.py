@@ -33,7 +33,11 @@ from dlcanon.config import TrainConfig
 from dlcanon.data.base import DataBundle
 from dlcanon.objectives.base import Objective
 from dlcanon.runs import build_objective, default_config
+from dlcanon.runtime import assume_bf16
 from dlcanon.train import fit
+
+# `Context.precision` -> what `auto` assumes of the hardware's bf16 (`runtime.assume_bf16`)
+ASSUMED = {"auto": None, "fp32": False, "bf16": True}
 
 # in-process runs write nothing, log nothing and evaluate once, at the end, unless a field says otherwise
 IN_PROCESS: dict[str, Any] = {"tensorboard": False, "eval_every": 0, "log_every": 10**9}
@@ -55,13 +59,16 @@ def threads(n: int) -> Iterator[None]:
 class Context:
     """`quick` or full mode; `device` to train on ("cpu", "cuda", ...); `seed`, the base of every seed;
     `threads`, intra-op threads (1: tiny networks are faster on one thread, as a second thread costs more
-    than it saves at a few thousand multiply-adds per op); `settings`, overrides of the mode's settings."""
+    than it saves at a few thousand multiply-adds per op); `settings`, overrides of the mode's settings;
+    `precision`, what a run's `auto` precision resolves to for conv nets ("auto": bf16 where the hardware has it
+    natively; "fp32" or "bf16" whatever the hardware: the claims check runs both)."""
 
     quick: bool = True
     device: str = "cpu"
     seed: int = 0
     threads: int = 1
     settings: Mapping[str, Any] = field(default_factory=dict)
+    precision: str = "auto"  # what `auto` becomes for conv nets: auto (the hardware decides), fp32 or bf16
 
     def pick(self, quick: Mapping[str, Any], full: Mapping[str, Any]) -> dict[str, Any]:
         """The settings of this mode (`quick` or `full`) with the context's `settings` on top; a setting the
@@ -82,8 +89,9 @@ class Context:
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[Context]:
-        """Run the block on the context's threads, the global generator seeded with `seed`."""
-        with threads(self.threads):
+        """Run the block on the context's threads, `auto` precision resolved as `precision` says, the global
+        generator seeded with `seed`."""
+        with threads(self.threads), assume_bf16(ASSUMED[self.precision]):
             self.manual_seed()
             yield self
 

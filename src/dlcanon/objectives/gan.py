@@ -8,6 +8,8 @@ generator once. The pair (`gan_losses.LossPair`) is chosen once, by name:
   applied before every use of the critic, which equals clipping after each of its steps.
 - `wgan-gp` (Gulrajani et al., 2017): n_critic = 5, gradient penalty λ = 10.
 - `drift` ε (Wasserstein critics; Karras et al., 2018, use 0.001) adds ε·E[f(x)²] to the critic's loss.
+- `r1` γ (Mescheder et al., 2018; StyleGAN uses γ = 10) adds (γ/2)·E_x[‖∇_x D(x)‖²] on real samples: the
+  discriminator is pushed towards zero gradient on the data, which keeps the non-saturating game from cycling.
 
 The objective carries no optimiser settings: each player's optimiser is the run's (`TrainConfig.players`
 overrides one player's); the papers' optimisers live in the presets. What the objective reads from its
@@ -59,6 +61,7 @@ class GAN(Generative):
         clip: float = 0.01,
         gp_weight: float = 10.0,
         drift: float = 0.0,
+        r1: float = 0.0,
         eval_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -66,18 +69,20 @@ class GAN(Generative):
         self.network: Any = network
         self.losses = L.loss_pair(loss, generator_loss)
         self.n_critic = int(n_critic or self.losses.n_critic)
-        if self.n_critic < 1 or clip <= 0 or gp_weight < 0 or drift < 0:
+        if self.n_critic < 1 or clip <= 0 or gp_weight < 0 or drift < 0 or r1 < 0:
             raise UserError(
-                f"need n_critic ≥ 1, clip > 0, gp_weight ≥ 0, drift ≥ 0; got {n_critic}, {clip}, {gp_weight}, {drift}"
+                f"need n_critic ≥ 1, clip > 0, gp_weight ≥ 0, drift ≥ 0, r1 ≥ 0; got {n_critic}, {clip}, {gp_weight}, "
+                f"{drift}, {r1}"
             )
         if drift and not self.losses.wasserstein:
             raise UserError("drift penalises a Wasserstein critic's values; use it with wgan or wgan-gp")
         self.clip, self.gp_weight, self.drift, self.eval_seed = float(clip), float(gp_weight), float(drift), eval_seed
+        self.r1 = float(r1)
         batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.discriminator.modules())
-        if self.losses.penalty and batchnorm:
+        if (self.losses.penalty or self.r1) and batchnorm:
             raise UserError(
-                "wgan-gp penalises each sample's gradient, which BatchNorm in the critic mixes across the batch: "
-                "use a critic without it (--set model_args.batchnorm=false)"
+                f"{'wgan-gp' if self.losses.penalty else 'r1'} penalises each sample's gradient, which BatchNorm in "
+                "the critic mixes across the batch: use a critic without it (--set model_args.batchnorm=false)"
             )
         k, points = network.data_classes, not network.image
         self.register_buffer("mode_centres", torch.zeros(k if points else 0, network.shape[-1]))
@@ -140,6 +145,10 @@ class GAN(Generative):
             logs["gradient_penalty"] = penalty.detach()
         if self.drift:  # Karras et al. (2018): ε_drift·E[f(x)²] keeps the critic's values near 0
             loss = loss + self.drift * L.drift_penalty(d_real)
+        if self.r1:  # Mescheder et al. (2018): (γ/2)·E[‖∇ₓD(x)‖²] on the real samples
+            penalty = L.r1_penalty(lambda v: net.discriminate(v, y), real)
+            loss = loss + self.r1 / 2 * penalty
+            logs["r1"] = penalty.detach()
         return loss, {"loss": loss.detach(), **{k: v.detach() for k, v in logs.items()}}
 
     def fakes(self, real: Tensor, z: Tensor, y: Tensor | None) -> Tensor | list[Tensor]:

@@ -70,6 +70,14 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], points: Tensor, *, targ
     return (grad.flatten(1).norm(dim=1) - target).pow(2).mean()
 
 
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """E_x[‖∇_x D(x)‖₂²] over real samples (N, ...): Mescheder et al. (2018)'s R1, weighted γ/2 in the critic's
+    loss (StyleGAN: γ = 10); differentiable (create_graph). D's logits, before any sigmoid."""
+    points = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 def optimal_discriminator(p_data: Tensor, p_model: Tensor) -> Tensor:
     """D*(x) = p_data(x)/(p_data(x) + p_θ(x)) (0.5 where both densities vanish)."""
     total = p_data + p_model

@@ -31,7 +31,10 @@ def usable_cores() -> int:
 
 
 def describe_machine() -> dict[str, Any]:
-    """{"cpu", "cores", "platform", "torch", "threads", "gpu"}: what `results.json` records of the machine."""
+    """{"cpu", "cores", "platform", "torch", "threads", "gpu", "native_bf16"}: what `results.json` records of the
+    machine; `native_bf16` decides what `auto` precision means on it (`runtime.native_bf16`)."""
+    from dlcanon.runtime import native_bf16
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "cpu": cpu_model(),
@@ -40,4 +43,5 @@ def describe_machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "gpu": gpu,
+        "native_bf16": native_bf16(torch.device("cuda" if gpu else "cpu")),
     }

@@ -36,7 +36,8 @@ def table(columns: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def machine_line(report: dict[str, Any]) -> str:
-    """'AMD EPYC, 2 cores, Linux x86_64, torch 2.13.0 (2 threads), device cpu' from what the run recorded."""
+    """'AMD EPYC, 2 cores, Linux x86_64, torch 2.13.0 (2 threads), device cpu, auto precision bf16 (native)'
+    from what the run recorded."""
     machine = report.get("machine") or {}
     parts = []
     if machine:
@@ -52,6 +53,10 @@ def machine_line(report: dict[str, Any]) -> str:
         threads = f" ({machine['threads']} threads)" if machine.get("threads") else ""
         parts.append(f"torch {torch_version}{threads}")
     parts.append(f"device {report.get('device', '?')}")
+    if "native_bf16" in machine:  # what `auto` precision meant on this machine, unless the run fixed it
+        auto = "bf16" if machine["native_bf16"] else "fp32"
+        forced = report.get("precision", "auto")
+        parts.append(f"auto precision {forced} (forced)" if forced != "auto" else f"auto precision {auto} (native)")
     return ", ".join(parts)
 
 
