@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow claims lint bench clean
+.PHONY: demo test test-slow claims claims-precisions lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,15 @@ claims: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Every speed figure side by side in one run (minutes); regenerates docs/benchmarks.md.
+# The claims check with auto precision fixed both ways, whatever this machine's bf16: the verdicts must agree.
+claims-precisions: $(STAMP)
+	$(BIN)/dlcanon reproduce --quick --check --precision fp32 --out reports/claims-fp32
+	$(BIN)/dlcanon reproduce --quick --check --precision bf16 --out reports/claims-bf16
+
+# Every speed figure side by side in one run (about 20 minutes: the whole quick report is one of them);
+# regenerates docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/dlcanon bench mnist5k --markdown docs/benchmarks.md
+	$(BIN)/dlcanon bench mnist5k report --markdown docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) runs reports

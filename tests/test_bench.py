@@ -1,6 +1,7 @@
 import pytest
 
 from dlcanon.bench import ExampleNet, PerSampleDataset, markdown, run_benchmarks, time_to_reach
+from dlcanon.bench.cli_latency import COMMANDS
 from dlcanon.errors import UserError
 from dlcanon.nn.summary import count_parameters
 
@@ -34,9 +35,11 @@ def test_unknown_benchmark():
 
 @pytest.mark.slow
 def test_bench_quick_smoke():
-    results = run_benchmarks(["mnist5k"], quick=True, progress=False)
+    results = run_benchmarks(["mnist5k", "report"], quick=True, progress=False)
     result = results["mnist5k"]
     t = result["time_to_accuracy"]
     assert 0 < t["baseline_accuracy"] <= 1 and 0 < t["dlcanon_accuracy"] <= 1
     assert result["trainer_overhead"]["bare_seconds"] > 0 and len(result["threads"]) == 3
+    assert set(result["cli"]["seconds"]) == set(COMMANDS) and all(v > 0 for v in result["cli"]["seconds"].values())
+    assert results["report"]["failed"] == 0 and set(results["report"]["experiments"]) == {"conv_output_size"}
     assert markdown(results).startswith("# Benchmarks")

@@ -86,6 +86,29 @@ def test_the_page_names_command_machine_and_date_and_judges_each_target():
     assert "**2.00×**" in markdown(fake_results(native_bf16=True))
 
 
+def test_the_page_judges_the_command_line_and_the_whole_report():
+    results = fake_results(native_bf16=True)
+    reference = 'python -c "import torch"'
+    seconds = {reference: 2.5, "dlcanon --help": 0.4, "dlcanon list data": 1.2}
+    results["mnist5k"]["cli"] = {"reference": reference, "repeats": 5, "seconds": seconds}
+    machine = results["mnist5k"]["machine"]
+    results["command"] = "dlcanon bench mnist5k report"
+    results["report"] = {"machine": machine, "wall_seconds": 960.0, "jobs": 2, "failed": 0,
+                         "experiments": {"fast": 3.0, "slow": 75.0, "slower": 200.0}}  # fmt: skip
+    page = markdown(results)
+    assert "| `dlcanon --help` | 0.40 | < 1 s: met |" in page and f"| `{reference}` | 2.50 | reference |" in page
+    assert "| `dlcanon list data` | 1.20 | < 1 s: **not met** |" in page
+    assert "**16.0 min** wall (target ≤ 15 min: **not met**)" in page and "2 experiment(s) took over 60 s" in page
+    assert page.index("| `slower` | 200 |") < page.index("| `slow` | 75 |") < page.index("| `fast` | 3 |")
+    missed = page.split("Against the targets")[1]
+    assert "- commands answering in ≥ 1 s: dlcanon list data" in missed
+    assert "- the quick report: 16.0 min against ≤ 15 min" in missed
+    assert "- 2 quick experiment(s) over 60 s: slower 200 s, slow 75 s" in missed
+    assert unsourced(page) == []
+    alone = markdown({"command": "dlcanon bench report", "report": results["report"]})  # the report benchmark alone
+    assert alone.startswith("# Benchmarks") and "The whole quick report" in alone and "Time to" not in alone
+
+
 def test_precision_is_not_timed_without_native_bf16(monkeypatch):
     monkeypatch.setattr(precision_module, "native_bf16", lambda: False)
     out = precision_module.precision_speedup(steps=1, repeats=1)

@@ -429,7 +429,10 @@ def expand_tags(names: list[str] | None) -> list[str]:
 
 @app.command()
 def bench(
-    names: Annotated[list[str] | None, typer.Argument(help="Benchmarks (default: mnist5k).")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Benchmarks: mnist5k (default), report (the whole quick report: minutes)."),
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Short budgets, for a smoke run.")] = False,
     markdown: Annotated[Path | None, typer.Option(help="Also write the tables as Markdown to this file.")] = None,
     as_json: JsonOpt = False,

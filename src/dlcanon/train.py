@@ -376,7 +376,7 @@ class Trainer:
             with sync:
                 with self.autocast():
                     loss, values = self.runner(batch, update.name)
-                scaler.scale(loss / k).backward()
+                scaler.scale(loss if k == 1 else loss / k).backward()
             losses.add_(loss.detach())  # one op a micro-batch; a NaN or ±inf in any loss stays in the sum
             for key, v in values.items():
                 sums[key] = v if k == 1 else sums.get(key, 0.0) + v / k

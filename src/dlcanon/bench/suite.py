@@ -10,8 +10,10 @@ from typing import Any
 
 import torch
 
+from dlcanon.bench.cli_latency import cli_latency
 from dlcanon.bench.overhead import trainer_overhead
 from dlcanon.bench.precision import precision_speedup
+from dlcanon.bench.report_time import report_time
 from dlcanon.bench.threads import thread_table
 from dlcanon.bench.time_to_accuracy import time_to_accuracy
 from dlcanon.data import load_data
@@ -32,7 +34,8 @@ def machine() -> dict[str, Any]:
 
 
 def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, Any]:
-    """The classic recipe vs `dlcanon train fastcnn` (3 seeds), trainer overhead, threads and precision."""
+    """The classic recipe vs `dlcanon train fastcnn` (3 seeds), trainer overhead, threads, precision and how
+    soon the command line answers."""
     data = load_data("mnist5k")
     repeats = 3 if quick else 7
     return {
@@ -42,10 +45,16 @@ def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, An
         "trainer_overhead": trainer_overhead(data, epochs=1 if quick else 2, repeats=repeats),
         "threads": thread_table(steps=5 if quick else 20, repeats=1 if quick else 3),
         "precision": precision_speedup(steps=5 if quick else 20, repeats=1 if quick else 3),
+        "cli": cli_latency(repeats=1 if quick else 5),
     }
 
 
-BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"mnist5k": bench_mnist5k}
+def bench_report(*, quick: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Every experiment in quick mode, uncached, with the default workers (`report_time`): minutes."""
+    return {"benchmark": "report", "machine": machine(), **report_time(quick=quick, progress=progress)}
+
+
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"mnist5k": bench_mnist5k, "report": bench_report}
 
 
 def run_benchmarks(names: list[str], *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
