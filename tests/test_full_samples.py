@@ -80,3 +80,18 @@ def test_reproduce_writes_an_experiments_samples_beside_its_figures(tmp_path: Pa
     s = decode((tmp_path / record["samples"]["samples"]).read_bytes())
     assert s.images.shape == (4, 1, 3, 3) and s.steps == 5
     assert s.record["command"] == "dlcanon reproduce toy_kept_samples --full" and s.record["mode"] == "full"
+
+
+def test_the_quick_progan_run_scores_the_shipped_full_runs_samples():
+    from dlcanon.experiments.context import Context
+    from dlcanon.experiments.gan_images import at_full_budget, digits
+
+    full = at_full_budget(Context(quick=True), "progan_growth", "ProGAN", None, digits(True).test.x)
+    assert full.own.record["command"] == "dlcanon reproduce progan_growth --full"
+    assert full.dcgan.record["command"] == "dlcanon reproduce dcgan_digits --full"
+    # the shipped images meet the bar the claim names (DCGAN's quick-budget share, in at least 6 classes)
+    assert full.holds and full.scores["confident_classes"] >= 6
+    sentence = full.sentence()
+    assert "`dlcanon reproduce progan_growth --full`: 2,480 generator steps" in sentence
+    assert "DCGAN after its own full budget" in sentence
+    assert [row[0] for row in full.table().rows] == ["ProGAN, full mode", "DCGAN, full mode"]
