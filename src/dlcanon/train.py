@@ -121,6 +121,7 @@ class Trainer:
         self.total_steps = (cfg.steps or cfg.epochs * self.steps_per_epoch) if self.updates else 0
         self.optimizer_settings = player_settings(cfg, self.updates)  # as built; recorded in config.json
         self.optimizers = [make_optimizer(u.parameters, self.optimizer_settings[u.name]) for u in self.updates]
+        self.gradients = list(self.objective.parameters())  # every step clears all of them (`player_step`)
         factor = schedule(
             cfg.schedule,
             self.total_steps,
@@ -367,7 +368,8 @@ class Trainer:
         k = self.cfg.accumulate
         # every gradient is cleared, not only this player's: a generator loss back-propagates through the
         # critic too, and those gradients must not leak into the critic's next step
-        self.objective.zero_grad(set_to_none=True)
+        for p in self.gradients:  # Module.zero_grad, without walking the module tree every step
+            p.grad = None
         sums: dict[str, torch.Tensor] = {}
         for i in range(k):
             batch = next(stream)
