@@ -233,9 +233,10 @@ preset("hdenseunet_small", model="hdenseunet_small", tags=("S2",),
        steps=150, eval_every=10, objective_args={"batch_dice": True}, **_SEGMENT | dict(batch_size=4))  # fmt: skip
 
 # ------------------------------------------------------------------------------------------ time to accuracy
-# A recipe for speed (`dlcanon bench mnist5k`): a BatchNorm CNN of about 1 MFLOP per image (airbench's idea for
-# MNIST on a CPU) at a high AdamW step with one-cycle, label smoothing 0.1 and random translations, 8 epochs of
-# mnist5k; the trainer picks one thread for it. It ended at 98.4–98.8 % over seeds 0–2 in `dlcanon bench mnist5k`.
-preset("fastcnn", model="fastcnn", tags=("C1",), doc="FastCNN on mnist5k: AdamW 1e-2, one-cycle, 8 epochs, ≥ 98 %",
-       epochs=8, batch_size=64, lr=1e-2, optimizer="adamw", weight_decay=5e-4, schedule="onecycle",
-       augment="translate", objective_args={"label_smoothing": 0.1})  # fmt: skip
+# A recipe for speed (`dlcanon bench mnist5k`): a BatchNorm CNN of about 2 MFLOP per image (airbench's idea for
+# MNIST on a CPU) at a high AdamW step with one-cycle, label smoothing 0.1 and random translations, 6 epochs of
+# mnist5k; the trainer picks one thread for it. Over seeds 0–5 it ended at 98.3–98.6 % (width 8 for 8 epochs,
+# as it was first set: 97.9–98.5 %, one seed under the 98 % target).
+preset("fastcnn", model="fastcnn", tags=("C1",), doc="FastCNN on mnist5k: AdamW 1e-2, one-cycle, 6 epochs, ≥ 98 %",
+       epochs=6, batch_size=64, lr=1e-2, optimizer="adamw", weight_decay=5e-4, schedule="onecycle",
+       model_args={"width": 12}, augment="translate", objective_args={"label_smoothing": 0.1})  # fmt: skip

@@ -64,5 +64,9 @@ def trainer_overhead(data: DataBundle, *, model: str = "lenet5", epochs: int, re
         "bare_seconds": median(times["bare"]),
         "trainer_seconds": median(times["trainer"]),
         "overhead": median(ratios) - 1,
+        # the noise floor: how much the bare loop's repetitions of identical work varied (slowest / fastest − 1),
+        # and the range of the pairs' ratios; an overhead inside this range is not resolved by the measurement
+        "noise": max(times["bare"]) / min(times["bare"]) - 1,
+        "ratio_range": [min(ratios) - 1, max(ratios) - 1],
         "times": times,
     }

@@ -37,7 +37,7 @@ def bench_mnist5k(*, quick: bool = False, progress: bool = True) -> dict[str, An
     """The classic recipe vs `dlcanon train fastcnn` (3 seeds), trainer overhead, threads, precision and how
     soon the command line answers."""
     data = load_data("mnist5k")
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 11
     return {
         "benchmark": "mnist5k",
         "machine": machine(),

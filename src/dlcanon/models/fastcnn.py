@@ -20,8 +20,8 @@ def stage(c_in: int, c_out: int) -> nn.Sequential:
 class FastCNN(nn.Module):
     """Widths w, 2w, 4w over three stages (28 → 14 → 7 → 3), then a linear classifier on the 4w·3·3 features.
 
-    At w = 8 a forward pass costs about 1 MFLOP per 28×28 image (LeNet-5: 0.8), and BatchNorm lets a high
-    learning rate reach 98 % on 4,000 MNIST digits in a few epochs."""
+    At w = 8 a forward pass costs about 1 MFLOP per 28×28 image (LeNet-5: 0.8), at w = 12 (the fastcnn preset)
+    about 2.2, and BatchNorm lets a high learning rate reach 98 % on 4,000 MNIST digits in a few epochs."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, *, width: int = 8, input_size: int = 28) -> None:
         super().__init__()
