@@ -240,7 +240,7 @@ def test_a_network_without_the_protocol_is_a_user_error_naming_what_is_missing()
         ProGAN(dcgan)
     with pytest.raises(UserError, match="PyramidNetwork's members; GANNetwork lacks generate_pyramid, training_fakes"):
         LAPGAN(dcgan)
-    with pytest.raises(UserError, match="StyleNetwork's members; GANNetwork lacks mix"):
+    with pytest.raises(UserError, match="StyleNetwork's members; GANNetwork lacks default_crossover, mix, style_lay"):
         StyleGAN(dcgan)
 
 
@@ -282,9 +282,10 @@ def test_progressive_gan_schedule_and_every_level_outputs_the_data_size():
     assert torch.equal(image, torch.nn.functional.interpolate(image[..., ::4, ::4], scale_factor=4))
 
 
-def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
+@pytest.mark.parametrize("layer", ["adain", "modulate"])
+def test_stylegan_truncation_to_the_mean_style_and_mixing_grid(layer):
     torch.manual_seed(0)
-    objective = build_gan(MODELS.build("stylegan", (1, 8, 8), 10)).eval()
+    objective = build_gan(MODELS.build("stylegan", (1, 8, 8), 10, layer=layer)).eval()
     same = objective.sample(4, truncation=0.0)  # every w = w̄ and the noise strengths start at 0
     assert torch.allclose(same, same[:1].expand_as(same), atol=1e-6)
     assert not torch.allclose(*objective.sample(2, seed=0))
@@ -293,6 +294,35 @@ def test_stylegan_truncation_to_the_mean_style_and_mixing_grid():
     views = objective.views(None, 4, truncation=0.0)  # the samples with the user's ψ, and the mixing grid
     assert set(views) == {"samples", "mixing"} and views["mixing"].nrow == 6
     assert torch.allclose(views["samples"].images, same)
+
+
+def test_adain_sets_each_channels_mean_and_spread_to_the_style():
+    """AdaIN(x, w) = y_s·(x − μ(x))/σ(x) + y_b: per sample and channel, the output's mean over the pixels is y_b
+    and its (population) standard deviation y_s, whatever x's were."""
+    from dlcanon.models.stylegan import AdaIN
+
+    torch.manual_seed(0)
+    adain = AdaIN(6, 16)
+    x, w = 3 + 5 * torch.randn(4, 6, 9, 9), torch.randn(4, 16)
+    out = adain(x, w).detach()
+    y_s, y_b = adain.scale(w).detach(), adain.shift(w).detach()
+    torch.testing.assert_close(out.mean((2, 3)), y_b, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out.std((2, 3), unbiased=False), y_s.abs(), rtol=1e-3, atol=1e-4)
+
+
+def test_style_mixing_splits_the_styles_at_the_crossover():
+    """mix(A, B, crossover=L) is A's image and mix(A, B, crossover=0) B's; the default crossover is the output
+    resolution's first layer (for 28×28 digits: layer 3 of 5, after the 7×7 layer and the two 14×14 ones)."""
+    torch.manual_seed(0)
+    net = MODELS.build("stylegan", (1, 28, 28), 10).eval()  # noise strengths start at 0: images are deterministic
+    za, zb = net.sample_z(3, "cpu"), net.sample_z(3, "cpu")
+    with torch.no_grad():
+        a, b = net.generate(za), net.generate(zb)
+        torch.testing.assert_close(net.mix(za, zb, crossover=net.style_layers), a)
+        torch.testing.assert_close(net.mix(za, zb, crossover=0), b)
+        assert (net.style_layers, net.default_crossover) == (5, 3)
+        mixed = net.mix(za, zb)
+        assert not torch.allclose(mixed, a) and not torch.allclose(mixed, b)
 
 
 def grouped_modulated_conv(conv, x, w):

@@ -1,14 +1,16 @@
-"""StyleGAN (Karras, Laine & Aila, 2019), with StyleGAN2's weight modulation/demodulation and skip outputs.
+"""StyleGAN (Karras, Laine & Aila, 2019), with StyleGAN2's skip outputs (and, as an option, its weight
+modulation/demodulation).
 
 - Mapping network f: z → w, z pixel-normed, 4 equalised-lr linear layers with LeakyReLU(0.2) (paper: 8),
   learning 100× slower than the rest (the paper's learning-rate multiplier 0.01).
 - Synthesis starts from a learned constant (C, s₀, s₀) and at each of its L convolutions reads its own style
-  s = A(w) (an affine map, bias 1). Modulation and demodulation (Karras et al., 2020) replace AdaIN:
-  w'_{oik} = s_i·w_{oik}, w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), computed as one shared convolution
-  (`ModulatedConv2d`).
-  After each convolution: per-pixel noise B·ε, ε ~ N(0, 1) one map per sample, with a learned scale B per
-  layer (initialised 0); bias; LeakyReLU(0.2). Each resolution adds a modulated 1×1 toRGB (no
-  demodulation) to the up-sampled running image.
+  from w through an affine map A. `layer="adain"` (the default, the 2019 paper): conv → per-pixel noise B·ε
+  (ε ~ N(0, 1) one map per sample, a learned scale B per layer initialised 0) → bias → LeakyReLU(0.2) →
+  AdaIN(x, y) = y_s·(x − μ(x))/σ(x) + y_b with (y_s, y_b) = A(w) (`AdaINLayer`). `layer="modulate"`
+  (Karras et al., 2020): the style s = A(w) scales the weights instead, w'_{oik} = s_i·w_{oik},
+  w''_{oik} = w'_{oik}/√(Σ_{i,k} w'²_{oik} + ε), one shared convolution (`ModulatedConv2d`), then noise, bias,
+  LeakyReLU. Each resolution adds a modulated 1×1 toRGB (no demodulation) to the up-sampled running image;
+  with `tanh` the sum is squashed into the data's range [−1, 1], as DCGAN's output is.
 - Style mixing regularisation: with probability `mixing` a training sample uses w₁ for the layers before a
   random crossover and w₂ after it. `mix(z_a, z_b)` generates with z_a's styles at the coarse half.
 - Truncation: w ← w̄ + ψ(w − w̄), w̄ the running mean of w over training (decay 0.995).
@@ -24,7 +26,7 @@ from torch import Tensor, nn
 
 from dlcanon.models.dcgan import dc_discriminator_body, halvings, require_square
 from dlcanon.models.gan import Critic, GANNetwork
-from dlcanon.models.progan import EqualizedLinear, act, level_channels, minibatch_std, pixel_norm
+from dlcanon.models.progan import EqualizedConv2d, EqualizedLinear, act, level_channels, minibatch_std, pixel_norm
 from dlcanon.registry import MODELS
 
 
@@ -80,20 +82,62 @@ class StyleLayer(nn.Module):
         return act(x + self.noise_strength * noise + self.bias.view(1, -1, 1, 1))
 
 
+class AdaIN(nn.Module):
+    """AdaIN(x, w) = y_s·(x − μ(x))/σ(x) + y_b, μ and σ per sample and channel over the pixels, and the style
+    (y_s, y_b) = A(w) an affine map of w, y_s's bias initialised to 1 (Karras et al., 2019, eq. 1)."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.scale = EqualizedLinear(w_dim, channels, gain=1.0, bias_init=1.0)
+        self.shift = EqualizedLinear(w_dim, channels, gain=1.0)
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:  # (N, C, H, W), (N, w_dim) -> (N, C, H, W)
+        return self.scale(w)[:, :, None, None] * F.instance_norm(x) + self.shift(w)[:, :, None, None]
+
+
+class AdaINLayer(nn.Module):
+    """The 2019 paper's layer: conv 3×3 (equalised lr) → noise B·ε → bias → LeakyReLU(0.2) → AdaIN(·, w)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.conv = EqualizedConv2d(in_channels, out_channels, 3)  # its bias is the layer's: + b commutes with + B·ε
+        self.noise_strength = nn.Parameter(torch.zeros(()))
+        self.adain = AdaIN(out_channels, w_dim)
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+        x = self.conv(x)
+        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        return self.adain(act(x + self.noise_strength * noise), w)
+
+
+LAYERS = {"adain": AdaINLayer, "modulate": StyleLayer}  # StyleGAN (2019) and StyleGAN2 (2020)
+
+
 class StyleGenerator(nn.Module):
     """(N, L, w_dim) per-layer styles → image; `layers` = L = 1 + 2n style inputs for n up-samplings.
 
     Channels: `width` at s₀, halved at each finer resolution (`progan.level_channels`) when `halve`."""
 
-    def __init__(self, shape: tuple[int, ...], *, width: int, w_dim: int, halve: bool = False) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        *,
+        width: int,
+        w_dim: int,
+        halve: bool = False,
+        layer: str = "adain",
+        tanh: bool = True,
+    ) -> None:
         super().__init__()
+        self.tanh = tanh
         n, s0 = halvings(shape[-1])
         c = level_channels(width, n) if halve else [width] * (n + 1)
+        Layer = LAYERS[layer]
         self.const = nn.Parameter(torch.randn(1, width, s0, s0))
-        self.convs = nn.ModuleList([StyleLayer(width, width, w_dim)])
+        self.convs = nn.ModuleList([Layer(width, width, w_dim)])
         self.to_rgb = nn.ModuleList([ToRGB(width, shape[0], w_dim)])
         for i in range(n):
-            self.convs.extend([StyleLayer(c[i], c[i + 1], w_dim), StyleLayer(c[i + 1], c[i + 1], w_dim)])
+            self.convs.extend([Layer(c[i], c[i + 1], w_dim), Layer(c[i + 1], c[i + 1], w_dim)])
             self.to_rgb.append(ToRGB(c[i + 1], shape[0], w_dim))
         self.layers = len(self.convs)
 
@@ -105,20 +149,29 @@ class StyleGenerator(nn.Module):
             x = self.convs[2 * i](self.convs[2 * i - 1](x, ws[:, 2 * i - 1]), ws[:, 2 * i])
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
             image = image + self.to_rgb[i](x, ws[:, 2 * i])
-        return image
+        return torch.tanh(image) if self.tanh else image
 
 
 class StyleNetworks(nn.Module):
     """The generator half: mapping network and synthesis; `forward(z)` applies mixing in training mode."""
 
     def __init__(
-        self, latent_dim: int, shape: tuple[int, ...], *, width: int, mapping_layers: int, mixing: float, halve: bool
+        self,
+        latent_dim: int,
+        shape: tuple[int, ...],
+        *,
+        width: int,
+        mapping_layers: int,
+        mixing: float,
+        halve: bool,
+        layer: str,
+        tanh: bool,
     ):
         super().__init__()
         self.mapping = nn.Sequential(
             *(EqualizedLinear(latent_dim, latent_dim, lr_multiplier=0.01) for _ in range(mapping_layers))
         )
-        self.synthesis = StyleGenerator(shape, width=width, w_dim=latent_dim, halve=halve)
+        self.synthesis = StyleGenerator(shape, width=width, w_dim=latent_dim, halve=halve, layer=layer, tanh=tanh)
         self.mixing = mixing
         self.register_buffer("w_avg", torch.zeros(latent_dim))
 
@@ -170,11 +223,22 @@ class StyleGAN(GANNetwork):
     def generate(self, z: Tensor, y: Tensor | None = None, *, truncation: float = 1.0) -> Tensor:
         return self.generator(z, truncation=truncation).view(-1, *self.shape)
 
+    @property
+    def style_layers(self) -> int:
+        """L = 1 + 2n: the constant's layer, then two per up-sampling."""
+        return self.generator.synthesis.layers
+
+    @property
+    def default_crossover(self) -> int:
+        """The first layer of the output resolution."""
+        return max(1, self.style_layers - 2)
+
     def mix(self, z_coarse: Tensor, z_fine: Tensor, *, crossover: int | None = None) -> Tensor:
-        """Images with z_coarse's styles before layer `crossover` (default: half) and z_fine's after it."""
-        g = self.generator
-        layers = g.synthesis.layers
-        cut = layers // 2 if crossover is None else crossover
+        """Images with z_coarse's styles before layer `crossover` and z_fine's from it on. The default splits by
+        resolution, as the paper's Fig. 3 does: the coarse styles are those of every resolution below the
+        output's (7×7 and 14×14 for 28×28 digits), the fine ones the output resolution's two convolutions'."""
+        g, layers = self.generator, self.style_layers
+        cut = self.default_crossover if crossover is None else crossover
         ws = g.map(z_coarse).unsqueeze(1).repeat(1, layers, 1)
         ws[:, cut:] = g.map(z_fine).unsqueeze(1)
         return g.synthesis(ws)
@@ -194,31 +258,43 @@ def build_stylegan(
     width: int = 32,
     mapping_layers: int = 4,
     mixing: float = 0.9,
-    batchnorm: bool = False,
-    halve: bool = False,
+    batchnorm: bool = True,
+    halve: bool = True,
     batch_std: bool = False,
+    layer: str = "adain",
+    tanh: bool = True,
 ) -> StyleGAN:
-    """Small StyleGAN (mapping 4×64, width 32, mod/demod, noise, mixing 0.9) with a DCGAN discriminator.
+    """Small StyleGAN (mapping 4×64, AdaIN, noise, mixing 0.9, channels 32 → 16 → 8, tanh output) against
+    DCGAN's discriminator (with its BatchNorm, so that the comparison with DCGAN isolates the generator).
 
-    NS-GAN loss, Adam 5e-4 (β = (0.5, 0.999)), 620 steps. The discriminator has no BatchNorm, as in the
-    paper: with it, D normalised away each batch's statistics and the generator's noise inputs grew into
-    speckle it could not see (Fréchet distance 299 after 620 steps with BatchNorm, 246 after 310 without).
+    NS-GAN loss, Adam 5e-4 (β = (0.5, 0.999)). Scores below are (Fréchet distance, share the metric classifier
+    names with p ≥ 0.9 / classes named, recall) of `gan_images.scored_run` on mnist5k, seed 0, 500 test images.
 
-    `halve` halves the synthesis channels at each finer resolution (32 → 16 → 8: a training step about 3×
-    cheaper on a CPU); `batch_std` adds the minibatch standard deviation channel to the discriminator. At the
-    quick budget of `stylegan_styles` neither made the samples more recognisable without losing digits
-    (share named with p ≥ 0.9 / classes named): default, 8 epochs, 0.20 / 8 (the experiment's 500 samples);
-    on 1,000 samples: `halve`, 16 epochs 0.24 / 3; `halve`, D at 1e-3 and G at 2e-3, 14 epochs 0.10 / 4,
-    and with `batch_std` 0.36 / 1 (every sample a 1). Measured with `gan_images.scored_run` as the
-    experiment trains, then `scores` of 1,000 samples. Later, on 500 samples after 8 epochs (the default: Fréchet
-    distance 254, 0.20 / 8): R1 γ = 1 (`objective_args.r1`) FD 358, 0.19 / 5; γ = 10 FD 439, 0.11 / 5; G at the
-    paper's Adam (2e-3, β = (0, 0.99)) FD 376, 0.14 / 1, at 5e-3 FD 684; D at 1e-4 with R1 γ = 1 FD 269,
-    0.18 / 5; `batch_std` with G 1e-3, D 2e-4, both β = (0, 0.99), FD 348, 0.16 / 3 — recall ≤ 0.04 in every
-    one. The full mode of `stylegan_styles` (40 epochs) collapses too: FD 453, recall 0.004. All of these before
-    tRGB had its bias (`ToRGB`); with it, the default gave FD 252, 0.23 / 7, recall 0.04."""
+    Until these defaults the synthesis used StyleGAN2's modulation/demodulation (`layer="modulate"`), no tanh,
+    full-width channels and a discriminator without BatchNorm: it collapsed onto a few digits at every budget
+    and recipe tried — 8 epochs FD 252, 0.23 / 7, recall 0.04; R1 γ = 1 or 10, the paper's Adam (2e-3,
+    β = (0, 0.99)) for G, a slower D, `batch_std`, wider or halved channels: recall ≤ 0.08 in each; 40 epochs
+    FD 453, recall 0.004. What ended the collapse was the 2019 paper's own layer, AdaIN, with the output
+    squashed into the data's range: 8 epochs, `modulate` + tanh FD 682, 0.50 / 2 (collapsed); `adain`
+    without tanh FD 724, 0.32 / 6, recall 0.24; `adain` + tanh FD 146, 0.27 / 7, recall 0.41. Halving the
+    channels makes a step about 3× cheaper, so 16 epochs cost what 8 did: FD 140, 0.34 / 7, recall 0.36 (seeds
+    1, 2: 0.27, 0.24). DCGAN's discriminator with BatchNorm then raised the share named over seeds 0–2 from
+    0.34, 0.27, 0.24 to 0.38, 0.34, 0.28 (FD 125, 118, 127; recall 0.35–0.43); with the modulated generator
+    it had not helped (FD 299 after 620 steps: its noise inputs grew into speckle). At 40 epochs (AdaIN, tanh,
+    halved, D without BatchNorm) the share named was 0.24 (FD 127, recall 0.44): more steps alone did not
+    raise it."""
     require_square("stylegan", input_shape)
+    if layer not in LAYERS:
+        raise ValueError(f"stylegan: layer must be one of {', '.join(LAYERS)}; got {layer!r}")
     generator = StyleNetworks(
-        latent_dim, input_shape, width=width, mapping_layers=mapping_layers, mixing=mixing, halve=halve
+        latent_dim,
+        input_shape,
+        width=width,
+        mapping_layers=mapping_layers,
+        mixing=mixing,
+        halve=halve,
+        layer=layer,
+        tanh=tanh,
     )
     if batch_std and batchnorm:
         raise ValueError("stylegan: batch_std reads the batch's spread, which BatchNorm normalises away")

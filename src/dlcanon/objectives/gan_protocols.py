@@ -63,6 +63,12 @@ class StyleNetwork(AdversarialNetwork, Protocol):
 
     def mix(self, z_coarse: Tensor, z_fine: Tensor, *, crossover: int | None = None) -> Tensor: ...
 
+    @property
+    def style_layers(self) -> int: ...  # the synthesis layers that read a style; crossovers are 1 … style_layers − 1
+
+    @property
+    def default_crossover(self) -> int: ...
+
 
 def members(protocol: type) -> set[str]:
     """The names a protocol declares: its annotated attributes, methods and properties, inherited ones too."""

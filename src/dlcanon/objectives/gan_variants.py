@@ -121,10 +121,13 @@ class StyleGAN(GAN):
         return self.unscale(torch.cat(rows)).clamp(0, 1), n + 1
 
     @torch.no_grad()
-    def mixed_pairs(self, n: int, *, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
-        """n sources A and B and their mixes, A's coarse styles with B's fine ones, each (n, C, H, W) in [0, 1]."""
+    def mixed_pairs(
+        self, n: int, *, seed: int = 0, crossover: int | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """n sources A and B and their mixes, A's styles before layer `crossover` (default: the network's) with
+        B's from it on, each (n, C, H, W) in [0, 1]."""
         net, (za, zb) = self.network, self.latent_pair(n, seed)
-        images = (net.generate(za), net.generate(zb), net.mix(za, zb))
+        images = (net.generate(za), net.generate(zb), net.mix(za, zb, crossover=crossover))
         return tuple(self.unscale(x).clamp(0, 1) for x in images)
 
     def views(self, split: Split, n: int, **options: Any) -> dict[str, View]:
