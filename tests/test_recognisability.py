@@ -55,7 +55,7 @@ class _Mixer:
         x = load_data("mnist5k").test.x
         self.a, self.b, self.copy = x[:60], x[60:120], copy
 
-    def mixed_pairs(self, n, *, seed=0):
+    def mixed_pairs(self, n, *, seed=0, crossover=None):
         return self.a[:n], self.b[:n], (self.a if self.copy == "coarse" else self.b)[:n]
 
 
