@@ -59,7 +59,7 @@ def fake_results(native_bf16: bool) -> dict:
         "command": "dlcanon bench mnist5k",
         "mnist5k": {
             "machine": {"platform": "Linux x86_64", "cpu_capability": "AVX2", "cores": 2, "threads": 2,
-                        "torch": "2.x", "load_average": 1.5, "date": "2026-01-01 00:00 UTC"},
+                        "torch": "2.x", "load_average": 1.5, "date": "2026-01-01 00:00 UTC", "cuda": None},
             "time_to_accuracy": times,
             "trainer_overhead": {"model": "lenet5", "steps": 124, "repeats": 7, "bare_seconds": 1.0,
                                  "trainer_seconds": 1.05, "overhead": 0.05, "noise": 0.12,
@@ -75,6 +75,7 @@ def test_the_page_names_command_machine_and_date_and_judges_each_target():
     page = markdown(fake_results(native_bf16=False))
     assert page.startswith("# Benchmarks") and "dlcanon bench mnist5k --markdown docs/benchmarks.md" in page
     assert "2026-01-01" in page and "AVX2" in page and "load average 1.5" in page
+    assert "GPU throughput" in page and "no CUDA device on this machine" in page
     assert "**8.00×**" in page and "(target ≥ 5×: met)" in page
     assert "lowest 97.90% (target ≥ 98.0%: **not met**)" in page  # one seed below 98 %
     assert "**+5.0%**" in page and "target ≤ 3%: **not met**" in page

@@ -19,6 +19,7 @@ def verdict(met: bool) -> str:
 
 def header(results: dict[str, Any]) -> list[str]:
     m = next(v["machine"] for k, v in results.items() if k != "command")
+    gpu = "no CUDA device on this machine" if m["cuda"] is None else f"CUDA device: {m['cuda']}"
     return [
         "# Benchmarks",
         "",
@@ -32,6 +33,9 @@ def header(results: dict[str, Any]) -> list[str]:
         f"threads), {m['date']}, 1-minute load average {_f(m['load_average'], '.1f')} when it started. Timings "
         "move with the machine's load; rerun the command to regenerate this page (`--json` gives every "
         "per-seed curve and repetition).",
+        "",
+        "Every figure is timed on the CPU; GPU throughput (autocast, `--compile`, DDP on CUDA) is not measured by "
+        f"this benchmark yet ({gpu}).",
     ]
 
 
