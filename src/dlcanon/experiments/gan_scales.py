@@ -275,10 +275,9 @@ def stylegan_styles(ctx: Context) -> Result:
     sweep = truncation_sweep(objective, real)
     rows += [metric_row(f"ψ = {psi}", None, m, m["spread"]) for psi, m in sweep.items()]
     mixing, nrow = objective.style_mixing(5, seed=2)
-    net = objective.network
-    by_crossover = {c: mixing_sources(objective, crossover=c) for c in range(1, net.style_layers)}
-    sources = by_crossover[net.default_crossover]
-    cut, layers = net.default_crossover, net.style_layers
+    cut, layers = objective.network.default_crossover, objective.network.style_layers
+    by_crossover = {c: mixing_sources(objective, crossover=c) for c in range(1, layers)}
+    sources = by_crossover[cut]
     coarse_span, fine_span = layer_span(0, cut, layers, SIDE), layer_span(cut, layers, layers, SIDE)
     grids = {
         "samples": image_grid(objective.sample(36, seed=1), nrow=6),
@@ -314,10 +313,10 @@ def stylegan_styles(ctx: Context) -> Result:
             Table(
                 f"Style mixing: whose label a mix of A's coarse and B's fine styles takes, at each crossover "
                 f"({sources['pairs']} pairs that the metric classifier labels differently; the verdict's split is "
-                f"layer {net.default_crossover}, the output resolution's first)",
+                f"layer {cut}, the output resolution's first)",
                 ["A's styles (coarse)", "B's styles (fine)", "label of A", "label of B", "neither"],
-                [[layer_span(0, c, net.style_layers, SIDE), layer_span(c, net.style_layers, net.style_layers, SIDE),
-                  m["coarse"], m["fine"], 1 - m["coarse"] - m["fine"]] for c, m in by_crossover.items()],
+                [[layer_span(0, c, layers, SIDE), layer_span(c, layers, layers, SIDE), m["coarse"], m["fine"],
+                  1 - m["coarse"] - m["fine"]] for c, m in by_crossover.items()],
             ),
         ],
         figures={"stylegan": show_grids(grids, width=3.2, height=3.5)},

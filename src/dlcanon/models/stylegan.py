@@ -67,6 +67,11 @@ class ToRGB(ModulatedConv2d):
         return super().forward(x, w) + self.bias[None, :, None, None]
 
 
+def with_noise(x: Tensor, strength: Tensor) -> Tensor:
+    """x + B·ε: per-pixel noise ε ~ N(0, 1), one map per sample shared by the channels, scaled by B."""
+    return x + strength * torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+
+
 class StyleLayer(nn.Module):
     """Modulated conv → noise B·ε → bias → LeakyReLU(0.2)."""
 
@@ -77,9 +82,7 @@ class StyleLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        x = self.conv(x, w)
-        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
-        return act(x + self.noise_strength * noise + self.bias.view(1, -1, 1, 1))
+        return act(with_noise(self.conv(x, w), self.noise_strength) + self.bias.view(1, -1, 1, 1))
 
 
 class AdaIN(nn.Module):
@@ -105,9 +108,7 @@ class AdaINLayer(nn.Module):
         self.adain = AdaIN(out_channels, w_dim)
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        x = self.conv(x)
-        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
-        return self.adain(act(x + self.noise_strength * noise), w)
+        return self.adain(act(with_noise(self.conv(x), self.noise_strength)), w)
 
 
 LAYERS = {"adain": AdaINLayer, "modulate": StyleLayer}  # StyleGAN (2019) and StyleGAN2 (2020)
@@ -188,12 +189,18 @@ class StyleNetworks(nn.Module):
                 self.w_avg.lerp_(w.detach().float().mean(0), 0.005)
         if truncation != 1.0:
             w = (self.w_avg + truncation * (w.float() - self.w_avg)).to(w.dtype)
-        ws = w.unsqueeze(1).repeat(1, self.synthesis.layers, 1)
+        w2 = cut = None
         if self.training and self.mixing > 0 and torch.rand(()) < self.mixing:
             w2 = self.map(torch.randn_like(z))
             cut = int(torch.randint(1, self.synthesis.layers, ()))
+        return self.synthesis(self.styles(w, w2, cut))
+
+    def styles(self, w: Tensor, w2: Tensor | None = None, cut: int | None = None) -> Tensor:
+        """(N, L, w_dim): w for every layer, or w for layers before `cut` and w2 from it on."""
+        ws = w.unsqueeze(1).repeat(1, self.synthesis.layers, 1)
+        if w2 is not None:
             ws[:, cut:] = w2.unsqueeze(1)
-        return self.synthesis(ws)
+        return ws
 
 
 class BatchStdBody(nn.Module):
@@ -237,11 +244,9 @@ class StyleGAN(GANNetwork):
         """Images with z_coarse's styles before layer `crossover` and z_fine's from it on. The default splits by
         resolution, as the paper's Fig. 3 does: the coarse styles are those of every resolution below the
         output's (7×7 and 14×14 for 28×28 digits), the fine ones the output resolution's two convolutions'."""
-        g, layers = self.generator, self.style_layers
+        g = self.generator
         cut = self.default_crossover if crossover is None else crossover
-        ws = g.map(z_coarse).unsqueeze(1).repeat(1, layers, 1)
-        ws[:, cut:] = g.map(z_fine).unsqueeze(1)
-        return g.synthesis(ws)
+        return g.synthesis(g.styles(g.map(z_coarse), g.map(z_fine), cut))
 
 
 @MODELS.register(
