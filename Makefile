@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow claims claims-precisions lint bench clean
+.PHONY: demo test test-slow claims claims-precisions lint bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ claims-precisions: $(STAMP)
 # regenerates docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/dlcanon bench mnist5k report --markdown docs/benchmarks.md
+
+# Every measured table of the prose pages (README.md, docs/*.md) rewritten by the commands its block names
+# (`dlcanon.report.docblocks`); about 40 minutes on 2 cores, most of it the GAN and flow trainings.
+docs: $(STAMP)
+	$(BIN)/python -m dlcanon.report.docblocks README.md docs/*.md
 
 clean:
 	rm -rf $(VENV) runs reports
