@@ -26,6 +26,7 @@ all of one kind:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -47,6 +48,7 @@ OPEN = "<!-- generated from:"
 KINDS = ("train", "info", "reproduce")
 PER_CLASS = re.compile(r"_\d+$")  # test_dice_3: one class of a metric the row shows averaged
 SHARES = ("accuracy", "share", "recognisable")  # metrics in [0, 1] shown as percentages
+MEASURED = "_measured"  # the key of measured_now() in a kept output
 REPORTS = Path("reports/docs")  # where the experiments of the docs run, and stay cached
 
 Run = Callable[[list[str]], dict[str, Any]]
@@ -112,53 +114,71 @@ def info_row(command: str, info: dict[str, Any]) -> list[Any]:
     return [f"`{command}`", params, cell(info["flops"])]
 
 
-def header(machine: dict[str, Any], git: str) -> str:
-    """The line above every generated table: which command wrote it, when, on what, from which code."""
-    stamp = time.strftime("%Y-%m-%d", time.gmtime())
-    code = f", dlcanon git {git[:10]}" if git else ""
+def measured_now() -> dict[str, Any]:
+    """{"date", "git", "machine"}: when, from which commit and on what a command's output is measured."""
+    from dlcanon.config import git_hash
+    from dlcanon.report.machine import describe_machine
+
+    return {"date": time.strftime("%Y-%m-%d", time.gmtime()), "git": git_hash() or "", "machine": describe_machine()}
+
+
+def header(measured: dict[str, Any]) -> str:
+    """'when, on what, from which code' for one `measured_now()` record (a stand-in's may lack some)."""
+    machine = measured.get("machine") or {}
     where = machine_line({"machine": machine, "device": "cuda" if machine.get("gpu") else "cpu"})
-    return f"*{GENERATED} `make docs` on {stamp} ({where}{code}).*"
+    code = f", dlcanon git {measured['git'][:10]}" if measured.get("git") else ""
+    return f"{measured.get('date', 'date not recorded')} ({where}{code})"
 
 
-def render(block: Block, run: Run, stamp: str) -> str:
-    """The new body of a block: the stamp line, then a table (train, info) or an experiment's section."""
+def render(block: Block, run: Run) -> str:
+    """The new body of a block: a stamp naming when, where and from which commit its commands ran, then a table
+    (train, info) or an experiment's section, then its seal."""
+    outputs = [run(shlex.split(c)) for c in block.commands]
     if block.kind == "train":
-        rows = [train_row(c, run(shlex.split(c))) for c in block.commands]
+        rows = list(map(train_row, block.commands, outputs))
         lines = table(["command", "steps", "training time", "test metrics"], rows)
     elif block.kind == "info":
-        rows = [info_row(c, run(shlex.split(c))) for c in block.commands]
-        lines = table(["command", "parameters", "FLOPs per sample"], rows)
+        lines = table(["command", "parameters", "FLOPs per sample"], list(map(info_row, block.commands, outputs)))
     else:
-        report = run(shlex.split(block.commands[0]))
-        lines = experiment_section(report["experiments"][0])[2:]  # without its `## name` heading
-    return "\n".join([stamp, "", *lines]).rstrip("\n") + "\n"
+        lines = experiment_section(outputs[0]["experiments"][0])[2:]  # without its `## name` heading
+    runs = "; ".join(dict.fromkeys(header(o.get(MEASURED, {})) for o in outputs))  # one each, in order
+    stamp = f"*{GENERATED} `make docs` from runs on {runs}.*"
+    body = "\n".join([stamp, "", *lines]).rstrip("\n") + "\n"
+    return body + seal(body)
 
 
-def refresh(text: str, run: Run, stamp: str) -> str:
+def seal(body: str) -> str:
+    """The last line of a block: a digest of the commands' output above it, so an edit by hand shows."""
+    return f"<!-- sha256 {hashlib.sha256(body.encode()).hexdigest()[:16]}: edit the commands, not the output -->\n"
+
+
+def refresh(text: str, run: Run) -> str:
     """The page with every generated block rewritten from its commands; nothing else changes."""
     out, last = [], 0
     for block in blocks(text):
         opening = text[block.start : text.index("-->\n", block.start) + 4]
-        out += [text[last : block.start], opening, render(block, run, stamp), "<!-- end generated -->"]
+        out += [text[last : block.start], opening, render(block, run), "<!-- end generated -->"]
         last = block.end
     return "".join([*out, text[last:]])
 
 
 def stale(text: str) -> list[str]:
     """Blocks whose content was not written from their commands: a train or info table whose first column is
-    not the block's commands in order, a reproduce block without its command, or a body without its stamp."""
+    not the block's commands in order, a reproduce block without its command, a body without its stamp, or one
+    edited since it was written (its seal no longer matches)."""
     problems = []
     for block in blocks(text):
         line = text.count("\n", 0, block.start) + 1
+        body, _, last = block.body.rstrip("\n").rpartition("\n")
         if GENERATED not in block.body.split("\n", 1)[0]:
             problems.append(f"line {line}: no '{GENERATED} make docs' stamp")
-        elif block.kind == "reproduce":
-            if f"Command: `{block.commands[0]}`" not in block.body:
-                problems.append(f"line {line}: the experiment's section is not that of `{block.commands[0]}`")
-        else:
-            firsts = [row.split("|")[1].strip() for row in block.body.splitlines() if row.startswith("| `")]
-            if firsts != [f"`{c}`" for c in block.commands]:
-                problems.append(f"line {line}: the table's rows are not the block's commands")
+        elif block.kind == "reproduce" and f"Command: `{block.commands[0]}`" not in block.body:
+            problems.append(f"line {line}: the experiment's section is not that of `{block.commands[0]}`")
+        elif block.kind != "reproduce" and [row.split("|")[1].strip() for row in block.body.splitlines()
+                                            if row.startswith("| `")] != [f"`{c}`" for c in block.commands]:
+            problems.append(f"line {line}: the table's rows are not the block's commands")
+        elif seal(body + "\n") != last + "\n":
+            problems.append(f"line {line}: edited by hand since make docs wrote it")
     return problems
 
 
@@ -185,7 +205,7 @@ def saved_run(argv: list[str], *, reuse: bool) -> dict[str, Any]:
     kept = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     command = shlex.join(argv)
     if not (reuse and command in kept):
-        kept[command] = run_cli(argv)
+        kept[command] = {**run_cli(argv), MEASURED: measured_now()}
         REPORTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(kept, indent=1), encoding="utf-8")
     return kept[command]
@@ -193,12 +213,8 @@ def saved_run(argv: list[str], *, reuse: bool) -> dict[str, Any]:
 
 def main(args: list[str]) -> int:
     """`python -m dlcanon.report.docblocks [--reuse] PAGE...`: rewrite every generated block of the pages."""
-    from dlcanon.config import git_hash
-    from dlcanon.report.machine import describe_machine
-
     reuse = "--reuse" in args
     paths = [a for a in args if a != "--reuse"]
-    stamp = header(describe_machine(), git_hash() or "")
     ran: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def run(argv: list[str]) -> dict[str, Any]:  # a command named on two pages runs once
@@ -217,7 +233,7 @@ def main(args: list[str]) -> int:
             except UserError as exc:
                 raise UserError(f"{page}: {exc}") from None
             if found:
-                page.write_text(refresh(text, run, stamp), encoding="utf-8")
+                page.write_text(refresh(text, run), encoding="utf-8")
                 print(f"refreshed {len(found)} block(s) of {page}", file=sys.stderr)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
