@@ -131,3 +131,21 @@ def test_reuse_runs_only_commands_not_kept(tmp_path, monkeypatch):
     assert docblocks.saved_run(["dlcanon", "train", "gan"], reuse=True) == first and len(calls) == 1
     docblocks.saved_run(["dlcanon", "train", "gan"], reuse=False)  # a plain refresh runs it again
     assert len(calls) == 2 and (tmp_path / "docs" / "outputs.json").is_file() and first["_measured"] == MEASURED
+
+
+def test_an_edit_made_while_the_commands_run_is_kept(tmp_path, monkeypatch):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE)
+    calls: list[list[str]] = []
+    stand_in = fake_run(calls)
+
+    def run_and_edit(argv: list[str]) -> dict:  # someone edits the prose while a long run trains
+        page.write_text(page.read_text().replace("Prose after.", "Prose edited meanwhile."))
+        return stand_in(argv)
+
+    monkeypatch.setattr(docblocks, "REPORTS", tmp_path / "docs")
+    monkeypatch.setattr(docblocks, "run_cli", run_and_edit)
+    monkeypatch.setattr(docblocks, "measured_now", lambda: MEASURED)
+    assert docblocks.main([str(page)]) == 0
+    text = page.read_text()
+    assert "Prose edited meanwhile." in text and STAMP in text and stale(text) == [] and len(calls) == 3

@@ -233,7 +233,9 @@ def main(args: list[str]) -> int:
             except UserError as exc:
                 raise UserError(f"{page}: {exc}") from None
             if found:
-                page.write_text(refresh(text, run), encoding="utf-8")
+                refresh(text, run)  # runs the commands, which may take many minutes
+                latest = page.read_text(encoding="utf-8")  # the page as it is now, edits made meanwhile kept
+                page.write_text(refresh(latest, run), encoding="utf-8")
                 print(f"refreshed {len(found)} block(s) of {page}", file=sys.stderr)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
