@@ -330,7 +330,14 @@ def reproduce(
     names: Annotated[
         list[str] | None, typer.Argument(help="Experiments, or curriculum tags such as F3 (default: all).")
     ] = None,
-    quick: Annotated[bool, typer.Option("--quick/--full", help="Quick mode (≤ 60 s each) or full mode.")] = True,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick/--full",
+            help="Quick mode (about a minute each on 2 CPU cores, under two; `dlcanon bench report` times them) "
+            "or full mode.",
+        ),
+    ] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),
     force: Annotated[
         bool, typer.Option("--force", help="Recompute every experiment, ignoring cached results in --out.")
