@@ -45,8 +45,10 @@ bench: $(STAMP)
 
 # Every measured table of the prose pages (README.md, docs/*.md) rewritten by the commands its block names
 # (`dlcanon.report.docblocks`); about 40 minutes on 2 cores, most of it the GAN and flow trainings.
+# One page: `make docs PAGES=docs/gans.md`; from the kept outputs, no training: `make docs REUSE=--reuse`.
+PAGES ?= README.md docs/*.md
 docs: $(STAMP)
-	$(BIN)/python -m dlcanon.report.docblocks README.md docs/*.md
+	$(BIN)/python -m dlcanon.report.docblocks $(REUSE) $(PAGES)
 
 clean:
 	rm -rf $(VENV) runs reports
