@@ -334,8 +334,8 @@ def reproduce(
         bool,
         typer.Option(
             "--quick/--full",
-            help="Quick mode (about a minute each on 2 CPU cores, under two; `dlcanon bench report` times them) "
-            "or full mode.",
+            help="Quick mode (about a minute each on 2 CPU cores, at most two; `dlcanon bench report` times "
+            "them) or full mode.",
         ),
     ] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("reports/latest"),

@@ -9,16 +9,18 @@ A page keeps a measured table between two comments that name the commands, one p
     (written by `python -m dlcanon.report.docblocks PAGE`; do not edit)
     <!-- end generated -->
 
-`make docs` (`python -m dlcanon.report.docblocks README.md docs/*.md`) runs every command of every block and
-rewrites what lies between the comments; the rest of the page is left as it is. Each command's output is kept in
-`reports/docs/outputs.json`; `--reuse` writes the blocks from the kept outputs and runs only commands not run
-before. The commands of one block are
-all of one kind:
+`make docs` (`python -m dlcanon.report.docblocks README.md docs/*.md`) runs every command of every block with
+`--json` (and `--out`, which a block's command may not name) and rewrites what lies between the comments; the
+rest of the page is left as it is. The commands of one block are all of one kind:
 
-- `dlcanon train ...`: one row per command: its optimiser steps, training seconds and test metrics;
-- `dlcanon info MODEL ...`: one row per command: parameters and FLOPs of each network;
-- `dlcanon reproduce NAME --quick|--full ...`: one experiment's verdict and tables (run into `reports/docs`,
-  whose cache makes a second refresh cheap).
+- `dlcanon train ...`: one row per command: optimiser steps, training time, device/precision/threads, test metrics;
+- `dlcanon info MODEL ...`: one row per command: parameters of each network, FLOPs of one sample;
+- `dlcanon reproduce NAME --quick|--full [--seed N] [--precision P]`: one experiment's verdict and tables, run
+  into `reports/docs`, whose cache makes a second refresh cheap.
+
+Each output is kept in `reports/docs/outputs.json` with the date, commit and machine that measured it (an
+experiment from the cache keeps those of its first run); `--reuse` writes the blocks from the kept outputs and
+runs only commands never run. A block is stamped with its runs' date, machine and commit and sealed by a digest.
 
 `refresh(text, run)` is a pure function of the page and of `run(argv) -> JSON` (tests pass a stand-in);
 `stale(text)` lists blocks whose content does not come from their commands (tests/test_docs_numbers.py).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -41,11 +44,13 @@ from typing import Any
 
 from dlcanon.errors import UserError
 from dlcanon.report.format import cell, number, seconds
-from dlcanon.report.markdown import GENERATED, experiment_section, machine_line, table
+from dlcanon.report.markdown import GENERATED, experiment_section, table
 
 BLOCK = re.compile(r"<!-- generated from:\n(?P<commands>.*?)\n-->\n(?P<body>.*?)<!-- end generated -->", re.S)
 OPEN = "<!-- generated from:"
 KINDS = ("train", "info", "reproduce")
+SUPPLIED = {"--out", "--json", "--print-config", "--resume", "--markdown", "--check", "--force", "--jobs", "-j"}
+ALIASES = {"test_bpd": "test_bits_per_dim"}  # the same metric under a second name: shown once
 PER_CLASS = re.compile(r"_\d+$")  # test_dice_3: one class of a metric the row shows averaged
 SHARES = ("accuracy", "share", "recognisable")  # metrics in [0, 1] shown as percentages
 MEASURED = "_measured"  # the key of measured_now() in a kept output
@@ -56,7 +61,8 @@ Run = Callable[[list[str]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Block:
-    commands: list[str]  # each a full `dlcanon ...` command line
+    commands: list[str]  # each a full `dlcanon ...` command line, as shlex.join writes it
+    opening: str  # the comment that names them, kept as written
     body: str
     start: int  # character offsets of the whole block in the page
     end: int
@@ -66,21 +72,44 @@ class Block:
         return self.commands[0].split()[1]
 
 
+def command_line(line: str, where: str) -> str:
+    """One command of a block, checked and written as `shlex.join` would: `dlcanon train|info ...`, or
+    `dlcanon reproduce NAME --quick|--full [--seed N] [--precision P]` exactly as the experiment's record names
+    it. The block supplies `--out` and `--json` itself; a comment marker would end the HTML comment."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UserError(f"{where}: cannot read the command {line!r} ({exc})") from None
+    if len(words) < 3 or words[0] != "dlcanon" or words[1] not in KINDS:
+        raise UserError(f"{where}: a generated block runs `dlcanon {'|'.join(KINDS)} ...`, not {line!r}")
+    taken = sorted({w.split("=")[0] for w in words} & SUPPLIED)
+    if taken or "-->" in line or "<!--" in line:
+        raise UserError(f"{where}: {line!r} may not name {', '.join(taken) or 'a comment marker'} "
+                        "(the block writes --out and --json itself)")  # fmt: skip
+    command = shlex.join(words)
+    if words[1] == "reproduce":
+        from dlcanon.reproduce import command_for
+
+        options = dict(zip(words[4::2], words[5::2], strict=False))
+        mode = words[3] if len(words) > 3 else ""
+        seed, precision = options.get("--seed", "0"), options.get("--precision", "auto")
+        canonical = command_for(words[2], mode == "--quick", int(seed) if seed.isdigit() else 0, precision)
+        if mode not in ("--quick", "--full") or command != canonical:
+            raise UserError(f"{where}: a reproduce block runs one experiment, written `{canonical}`, not {line!r}")
+    return command
+
+
 def blocks(text: str) -> list[Block]:
     """The generated blocks of a page; a block left open, empty, or mixing kinds of command is a UserError."""
     found = []
     for m in BLOCK.finditer(text):
-        commands = [line.strip() for line in m["commands"].splitlines() if line.strip()]
-        line = text.count("\n", 0, m.start()) + 1
-        for command in commands:
-            words = command.split()
-            if len(words) < 3 or words[0] != "dlcanon" or words[1] not in KINDS:
-                raise UserError(f"line {line}: a generated block runs `dlcanon {'|'.join(KINDS)} ...`, not {command!r}")
+        where = f"line {text.count(chr(10), 0, m.start()) + 1}"
+        commands = [command_line(line, where) for line in m["commands"].splitlines() if line.strip()]
         if not commands or len({c.split()[1] for c in commands}) > 1:
-            raise UserError(f"line {line}: a generated block needs commands of one kind (train, info or reproduce)")
+            raise UserError(f"{where}: a generated block needs commands of one kind (train, info or reproduce)")
         if commands[0].split()[1] == "reproduce" and len(commands) > 1:
-            raise UserError(f"line {line}: a reproduce block runs one experiment")
-        found.append(Block(commands, m["body"], m.start(), m.end()))
+            raise UserError(f"{where}: a reproduce block runs one experiment")
+        found.append(Block(commands, text[m.start() : m.start("body")], m["body"], m.start(), m.end()))
     if text.count(OPEN) != len(found):
         raise UserError(f"a generated block is not closed: every {OPEN!r} needs its '<!-- end generated -->'")
     return found
@@ -97,15 +126,16 @@ def metric_text(key: str, value: Any) -> str:
 
 
 def train_row(command: str, summary: dict[str, Any]) -> list[Any]:
-    """[command, steps, training time, the test metrics but the per-class ones (`test_dice_3`) and aliases (a
-    float equal to one already shown: `test_bpd` beside `test_bits_per_dim`)]."""
-    shown: dict[str, Any] = {}
-    for key, value in summary.get("metrics", {}).items():
-        alias = isinstance(value, float) and value in shown.values()
-        if key.startswith("test_") and not PER_CLASS.search(key) and not alias:
-            shown[key] = value
-    metrics = ", ".join(metric_text(k, v) for k, v in shown.items())
-    return [f"`{command}`", summary["steps"], seconds(summary["seconds"]), metrics or "—"]
+    """[command, steps, training time, where it ran, the test metrics but the per-class ones (`test_dice_3`)
+    and second names (`test_bpd` beside `test_bits_per_dim`)]."""
+    metrics = summary.get("metrics", {})
+    shown = {k: v for k, v in metrics.items()
+             if k.startswith("test_") and not PER_CLASS.search(k) and ALIASES.get(k) not in metrics}  # fmt: skip
+    threads = summary.get("threads")
+    ran = ", ".join(str(x) for x in (summary.get("device"), summary.get("precision")) if x)
+    ran += f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    text = ", ".join(metric_text(k, v) for k, v in shown.items())
+    return [f"`{command}`", summary["steps"], seconds(summary["seconds"]), ran or "—", text or "—"]
 
 
 def info_row(command: str, info: dict[str, Any]) -> list[Any]:
@@ -123,11 +153,14 @@ def measured_now() -> dict[str, Any]:
 
 
 def header(measured: dict[str, Any]) -> str:
-    """'when, on what, from which code' for one `measured_now()` record (a stand-in's may lack some)."""
+    """'when, on what, from which code' for one `measured_now()` record (a stand-in's may lack some); the device,
+    precision and threads of each run are in its row."""
     machine = measured.get("machine") or {}
-    where = machine_line({"machine": machine, "device": "cuda" if machine.get("gpu") else "cpu"})
-    code = f", dlcanon git {measured['git'][:10]}" if measured.get("git") else ""
-    return f"{measured.get('date', 'date not recorded')} ({where}{code})"
+    where = [f"{machine.get('cpu', 'CPU not recorded')}, {machine.get('cores', '?')} cores"]
+    where += [f"GPU {machine['gpu']}"] if machine.get("gpu") else []
+    where += [f"torch {machine['torch']}"] if machine.get("torch") else []
+    where += [f"dlcanon git {measured['git'][:10]}"] if measured.get("git") else []
+    return f"{measured.get('date', 'date not recorded')} ({', '.join(where)})"
 
 
 def render(block: Block, run: Run) -> str:
@@ -136,11 +169,14 @@ def render(block: Block, run: Run) -> str:
     outputs = [run(shlex.split(c)) for c in block.commands]
     if block.kind == "train":
         rows = list(map(train_row, block.commands, outputs))
-        lines = table(["command", "steps", "training time", "test metrics"], rows)
+        lines = table(["command", "steps", "training time", "ran on", "test metrics"], rows)
     elif block.kind == "info":
         lines = table(["command", "parameters", "FLOPs per sample"], list(map(info_row, block.commands, outputs)))
     else:
-        lines = experiment_section(outputs[0]["experiments"][0])[2:]  # without its `## name` heading
+        records = outputs[0].get("experiments", [])
+        if len(records) != 1 or records[0].get("status") == "error":
+            raise UserError(f"`{block.commands[0]}` did not give one experiment that ran without error")
+        lines = experiment_section(records[0])[2:]  # without its `## name` heading
     runs = "; ".join(dict.fromkeys(header(o.get(MEASURED, {})) for o in outputs))  # one each, in order
     stamp = f"*{GENERATED} `make docs` from runs on {runs}.*"
     body = "\n".join([stamp, "", *lines]).rstrip("\n") + "\n"
@@ -156,8 +192,7 @@ def refresh(text: str, run: Run) -> str:
     """The page with every generated block rewritten from its commands; nothing else changes."""
     out, last = [], 0
     for block in blocks(text):
-        opening = text[block.start : text.index("-->\n", block.start) + 4]
-        out += [text[last : block.start], opening, render(block, run), "<!-- end generated -->"]
+        out += [text[last : block.start], block.opening, render(block, run), "<!-- end generated -->"]
         last = block.end
     return "".join([*out, text[last:]])
 
@@ -190,7 +225,7 @@ def run_cli(argv: list[str]) -> dict[str, Any]:
         print(f"$ {shlex.join(argv)}", file=sys.stderr, flush=True)
         done = subprocess.run([sys.executable, "-m", "dlcanon", *argv[1:], *extra, "--json"],
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
-    if done.returncode != 0 and not (kind == "reproduce" and done.stdout.strip()):
+    if done.returncode != 0:
         raise UserError(f"`{shlex.join(argv)}` exited with status {done.returncode}")
     try:
         return json.loads(done.stdout)
@@ -199,15 +234,25 @@ def run_cli(argv: list[str]) -> dict[str, Any]:
 
 
 def saved_run(argv: list[str], *, reuse: bool) -> dict[str, Any]:
-    """`run_cli(argv)`, its output kept in `reports/docs/outputs.json`; with `reuse`, a command already kept is
-    not run again (a change to how blocks are written then costs no training)."""
+    """`run_cli(argv)` with `measured_now()` under `_measured`, kept in `reports/docs/outputs.json`; with `reuse`,
+    a command already kept is not run again (a change to how blocks are written then costs no training). An
+    experiment `reproduce` took from its cache keeps the stamp of the run that measured it."""
     path = REPORTS / "outputs.json"
-    kept = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise UserError(f"{path} is unreadable; delete it (the next refresh runs every command)") from None
     command = shlex.join(argv)
-    if not (reuse and command in kept):
-        kept[command] = {**run_cli(argv), MEASURED: measured_now()}
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(kept, indent=1), encoding="utf-8")
+    if reuse and command in kept:
+        return kept[command]
+    output = run_cli(argv)
+    cached = all(r.get("cached") for r in output.get("experiments", [{}]))
+    earlier = kept.get(command, {}).get(MEASURED)
+    kept[command] = {**output, MEASURED: earlier if cached and earlier else measured_now()}
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(kept, indent=1), encoding="utf-8")
+    os.replace(partial, path)  # atomic: an interrupted write leaves the previous file
     return kept[command]
 
 
