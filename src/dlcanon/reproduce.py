@@ -35,15 +35,11 @@ from dlcanon.registry import EXPERIMENTS, Entry
 from dlcanon.report import cache_key, cached_record, code_version, render_report
 from dlcanon.report.check import check, summary
 from dlcanon.report.machine import describe_machine
+from dlcanon.report.markdown import command_for
 from dlcanon.report.sources import source_path
 from dlcanon.runtime import select_device
 
 MAX_AUTO_JOBS = 4  # beyond this, memory rather than cores limits a laptop
-
-
-def command_for(name: str, quick: bool, seed: int = 0, precision: str = "auto") -> str:
-    options = (f" --seed {seed}" if seed else "") + (f" --precision {precision}" if precision != "auto" else "")
-    return f"dlcanon reproduce {name} {'--quick' if quick else '--full'}" + options
 
 
 def context(*, quick: bool, device: str = "auto", seed: int = 0, precision: str = "auto") -> Context:

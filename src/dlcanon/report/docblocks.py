@@ -44,7 +44,7 @@ from typing import Any
 
 from dlcanon.errors import UserError
 from dlcanon.report.format import cell, number, seconds
-from dlcanon.report.markdown import GENERATED, experiment_section, table
+from dlcanon.report.markdown import GENERATED, command_for, experiment_section, table
 
 BLOCK = re.compile(r"<!-- generated from:\n(?P<commands>.*?)\n-->\n(?P<body>.*?)<!-- end generated -->", re.S)
 OPEN = "<!-- generated from:"
@@ -88,8 +88,6 @@ def command_line(line: str, where: str) -> str:
                         "(the block writes --out and --json itself)")  # fmt: skip
     command = shlex.join(words)
     if words[1] == "reproduce":
-        from dlcanon.reproduce import command_for
-
         options = dict(zip(words[4::2], words[5::2], strict=False))
         mode = words[3] if len(words) > 3 else ""
         seed, precision = options.get("--seed", "0"), options.get("--precision", "auto")

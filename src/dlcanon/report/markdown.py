@@ -90,6 +90,12 @@ def experiment_section(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+def command_for(name: str, quick: bool, seed: int = 0, precision: str = "auto") -> str:
+    """The command that reproduces one experiment record, as its record and the docs' blocks name it."""
+    options = (f" --seed {seed}" if seed else "") + (f" --precision {precision}" if precision != "auto" else "")
+    return f"dlcanon reproduce {name} {'--quick' if quick else '--full'}" + options
+
+
 def run_command(report: dict[str, Any]) -> str:
     """The `dlcanon reproduce` command of the experiments in `report`, in its mode and seed."""
     names = " ".join(r["name"] for r in report.get("experiments", []))
