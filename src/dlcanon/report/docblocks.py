@@ -276,7 +276,9 @@ def main(args: list[str]) -> int:
             except UserError as exc:
                 raise UserError(f"{page}: {exc}") from None
             if found:
-                refresh(text, run)  # runs the commands, which may take many minutes
+                for block in found:  # run the commands first: they may take many minutes
+                    for command in block.commands:
+                        run(shlex.split(command))
                 latest = page.read_text(encoding="utf-8")  # the page as it is now, edits made meanwhile kept
                 page.write_text(refresh(latest, run), encoding="utf-8")
                 print(f"refreshed {len(found)} block(s) of {page}", file=sys.stderr)
